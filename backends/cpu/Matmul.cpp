@@ -1,0 +1,75 @@
+//===- Matmul.cpp - GEMM-based kernels: linear and unfused attention ------===//
+//
+// linear, attnScores and attnApply are single-precision GEMMs with strides,
+// computed by oneDNN's row-major sgemm (which threads with OpenMP itself).
+//
+//===----------------------------------------------------------------------===//
+
+#include "backends/cpu/Kernels.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <dnnl.h>
+
+namespace gptc::cpu {
+namespace {
+
+/// c[m, n] = alpha · op(a) · op(b) with row-major leading dimensions; op(a)
+/// is [m, k] and op(b) is [k, n], transposed in memory when trans is 'T'.
+/// oneDNN rejects only malformed calls, which are caller bugs: abort.
+void sgemm(char transA, char transB, int64_t m, int64_t n, int64_t k,
+           float alpha, const float *a, int64_t lda, const float *b,
+           int64_t ldb, float *c, int64_t ldc) {
+  dnnl_status_t status = dnnl_sgemm(transA, transB, m, n, k, alpha, a, lda, b,
+                                    ldb, /*beta=*/0.0f, c, ldc);
+  if (status != dnnl_success) {
+    std::fprintf(stderr,
+                 "gptc runtime: dnnl_sgemm(m=%lld, n=%lld, k=%lld) failed "
+                 "with status %d\n",
+                 static_cast<long long>(m), static_cast<long long>(n),
+                 static_cast<long long>(k), static_cast<int>(status));
+    std::abort();
+  }
+}
+
+} // namespace
+
+void linear(const float *x, // [rows, in]
+            const float *w, // [out, in]
+            float *y,       // [rows, out]
+            int64_t rows, int64_t in, int64_t out) {
+  sgemm('N', 'T', rows, out, in, 1.0f, x, in, w, in, y, out);
+}
+
+void attnScores(const float *q, // [B, T, H, D]
+                const float *k, // [B, T, Hkv, D]
+                float *s,       // [B, H, T, T]
+                int64_t B, int64_t T, int64_t H, int64_t Hkv, int64_t D,
+                float scale) {
+  const int64_t group = H / Hkv;
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      const float *qHead = q + (b * T * H + h) * D;
+      const float *kHead = k + (b * T * Hkv + h / group) * D;
+      sgemm('N', 'T', T, T, D, scale, qHead, H * D, kHead, Hkv * D,
+            s + (b * H + h) * T * T, T);
+    }
+  }
+}
+
+void attnApply(const float *p, // [B, H, T, T]
+               const float *v, // [B, T, Hkv, D]
+               float *o,       // [B, T, H, D]
+               int64_t B, int64_t T, int64_t H, int64_t Hkv, int64_t D) {
+  const int64_t group = H / Hkv;
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      const float *vHead = v + (b * T * Hkv + h / group) * D;
+      sgemm('N', 'N', T, D, T, 1.0f, p + (b * H + h) * T * T, T, vHead,
+            Hkv * D, o + (b * T * H + h) * D, H * D);
+    }
+  }
+}
+
+} // namespace gptc::cpu

@@ -1,0 +1,113 @@
+//===- HostCommon.cpp - pieces every generated program's main shares ------===//
+
+#include "backends/host/HostCommon.h"
+
+#include "backends/common/Safetensors.h"
+
+#include <cstdio>
+#include <cstring>
+
+using namespace gptc;
+using namespace gptc::host;
+
+Expected<Args> Args::parse(int argc, char **argv, const std::string &usage,
+                           const std::vector<Flag> &flags) {
+  Args args;
+  for (const Flag &flag : flags)
+    if (!flag.defaultValue.empty())
+      args.defaults[flag.name] = flag.defaultValue;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::printf("%s\n\noptions:\n", usage.c_str());
+      for (const Flag &flag : flags) {
+        std::string left = "--" + flag.name + (flag.takesValue ? " <v>" : "");
+        std::printf("  %-24s %s%s\n", left.c_str(), flag.help.c_str(),
+                    flag.defaultValue.empty()
+                        ? ""
+                        : (" (default " + flag.defaultValue + ")").c_str());
+      }
+      std::exit(0);
+    }
+    if (arg.rfind("--", 0) != 0)
+      return Status::error("unexpected argument '{}'; see --help", arg);
+    std::string name = arg.substr(2), value;
+    bool inlineValue = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inlineValue = true;
+    }
+    const Flag *flag = nullptr;
+    for (const Flag &candidate : flags)
+      if (candidate.name == name)
+        flag = &candidate;
+    if (!flag)
+      return Status::error("unknown option '--{}'; see --help", name);
+    if (flag->takesValue && !inlineValue) {
+      if (i + 1 >= argc)
+        return Status::error("option '--{}' needs a value", name);
+      value = argv[++i];
+    } else if (!flag->takesValue && inlineValue) {
+      return Status::error("option '--{}' takes no value", name);
+    }
+    args.values[name] = value;
+  }
+  return args;
+}
+
+std::string Args::get(const std::string &name) const {
+  if (auto it = values.find(name); it != values.end())
+    return it->second;
+  if (auto it = defaults.find(name); it != defaults.end())
+    return it->second;
+  return "";
+}
+
+Expected<int64_t> Args::getInt(const std::string &name, int64_t min,
+                               int64_t max) const {
+  std::string text = get(name);
+  char *end = nullptr;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0')
+    return Status::error("option '--{}' expects an integer, got '{}'", name,
+                         text);
+  if (value < min || value > max)
+    return Status::error("option '--{}' must be in [{}, {}], got {}", name, min,
+                         max, value);
+  return int64_t(value);
+}
+
+AlignedBuffer gptc::host::allocateBuffer(int64_t bytes) {
+  size_t rounded = (size_t(bytes) + 63) / 64 * 64;
+  void *p = std::aligned_alloc(64, rounded ? rounded : 64);
+  if (!p) {
+    std::fprintf(stderr, "error: cannot allocate %lld bytes\n",
+                 (long long)bytes);
+    std::exit(1);
+  }
+  std::memset(p, 0, rounded);
+  return AlignedBuffer(static_cast<char *>(p));
+}
+
+Status gptc::host::loadParameters(const ProgramInfo &program,
+                                  const std::string &path, char *params) {
+  Expected<SafetensorsFile> file = SafetensorsFile::open(path);
+  if (!file.ok())
+    return file.status();
+  for (size_t i = 0; i < program.numParams; ++i) {
+    const BufferInfo &param = program.params[i];
+    std::vector<int64_t> shape(param.shape, param.shape + param.rank);
+    Status status = file->readF32(param.name, shape,
+                                  view<float>(params, param.offset));
+    if (!status.ok())
+      return Status::error("{} (the program was compiled for this model: {})",
+                           status.message(), program.config);
+  }
+  return Status::success();
+}
+
+int gptc::host::fail(const char *program, const Status &status) {
+  std::fprintf(stderr, "%s: error: %s\n", program, status.message().c_str());
+  return 1;
+}

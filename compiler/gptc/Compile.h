@@ -1,0 +1,41 @@
+//===- Compile.h - the steps of `gptc compile`, reused by `gptc verify` -*- C++ -*-===//
+
+#ifndef GPTC_COMPILER_GPTC_COMPILE_H
+#define GPTC_COMPILER_GPTC_COMPILE_H
+
+#include "compiler/Pipelines.h"
+#include "frontend/ModelConfig.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/Error.h"
+
+namespace gptc {
+
+/// Reads a model definition: a TOML file, a reference bundle directory, or
+/// a bundle's golden.json.
+llvm::Expected<GPTConfig> loadModelConfig(llvm::StringRef path);
+
+/// The forward graph of the model at `path` (as loadModelConfig) for a
+/// [batch, seqLen] batch (seqLen 0: the model's sequence_len), or the module
+/// in a `.mlir` file. Errors are reported as diagnostics or on stderr.
+mlir::OwningOpRef<mlir::ModuleOp> loadModule(mlir::MLIRContext &ctx,
+                                             llvm::StringRef path,
+                                             int64_t batch, int64_t seqLen);
+
+/// Runs the forward pipeline up to `last`, honouring MLIR's pass-manager
+/// command-line options (--mlir-print-ir-after-all, --mlir-timing, ...).
+mlir::LogicalResult runPipeline(mlir::ModuleOp module,
+                                const PipelineOptions &options, Stage last);
+
+/// Writes the C++ of an EmitC module to `path`.
+llvm::Error writeCpp(mlir::ModuleOp module, llvm::StringRef path);
+
+/// Compiles the generated C++ at `cppPath` with the host main of `mode`
+/// ("forward") into the executable `exePath`.
+llvm::Error buildExecutable(llvm::StringRef cppPath, llvm::StringRef exePath,
+                            llvm::StringRef mode, llvm::StringRef cxx);
+
+} // namespace gptc
+
+#endif // GPTC_COMPILER_GPTC_COMPILE_H

@@ -1,0 +1,33 @@
+//===- Options.h - gptc's command-line options -----------------*- C++ -*-===//
+
+#ifndef GPTC_COMPILER_GPTC_OPTIONS_H
+#define GPTC_COMPILER_GPTC_OPTIONS_H
+
+#include "llvm/Support/CommandLine.h"
+
+#include <string>
+
+namespace gptc::options {
+
+extern llvm::cl::OptionCategory category;
+extern llvm::cl::opt<std::string> input;
+extern llvm::cl::opt<std::string> output;
+extern llvm::cl::opt<std::string> emit;
+extern llvm::cl::opt<std::string> mode;
+extern llvm::cl::opt<std::string> target;
+extern llvm::cl::opt<int64_t> batch;
+extern llvm::cl::opt<int64_t> seqLen;
+extern llvm::cl::opt<bool> noLocs;
+extern llvm::cl::opt<std::string> cxx;
+extern llvm::cl::opt<std::string> workDir;
+extern llvm::cl::opt<double> logitsTolerance;
+extern llvm::cl::opt<double> lossTolerance;
+
+} // namespace gptc::options
+
+namespace gptc {
+/// `gptc verify <bundle>`; returns the process exit code.
+int runVerify(const char *argv0);
+} // namespace gptc
+
+#endif // GPTC_COMPILER_GPTC_OPTIONS_H

@@ -1,0 +1,200 @@
+//===- gptc.cpp - the gptc driver -----------------------------------------===//
+//
+//   gptc compile <model> [--emit=<stage>] [-o <file>]
+//   gptc verify <bundle-dir>
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/gptc/Compile.h"
+#include "compiler/gptc/Options.h"
+#include "frontend/ModelConfig.h"
+#include "passes/MemoryPlan.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+using namespace gptc;
+namespace cl = llvm::cl;
+
+namespace gptc::options {
+cl::OptionCategory category("gptc options");
+cl::opt<std::string> input(cl::Positional, cl::desc("<model.toml | model.mlir | bundle-dir>"),
+                           cl::cat(category));
+cl::opt<std::string> output("o", cl::desc("Output file (default: stdout for "
+                                          "IR stages, <model> for exe)"),
+                            cl::value_desc("path"), cl::cat(category));
+cl::opt<std::string> emit(
+    "emit",
+    cl::desc("What to produce: config, graph, fused, kernels, planned, "
+             "memory-plan, emitc, cpp or exe (default)"),
+    cl::init("exe"), cl::cat(category));
+cl::opt<std::string> mode("mode", cl::desc("Program to build: forward"),
+                          cl::init("forward"), cl::cat(category));
+cl::opt<std::string> target("target", cl::desc("Backend: cpu"),
+                            cl::init("cpu"), cl::cat(category));
+cl::opt<int64_t> batch("batch", cl::desc("Batch size B of the compiled graph"),
+                       cl::init(1), cl::cat(category));
+cl::opt<int64_t> seqLen("seq",
+                        cl::desc("Sequence length T (default: sequence_len)"),
+                        cl::init(0), cl::cat(category));
+cl::opt<bool> noLocs("no-locs",
+                     cl::desc("Print IR without the model-part locations"),
+                     cl::init(false), cl::cat(category));
+cl::opt<std::string> cxx("cxx", cl::desc("C++ compiler for programs"),
+                         cl::init("c++"), cl::cat(category));
+cl::opt<std::string> workDir("work-dir",
+                             cl::desc("verify: keep the program and its "
+                                      "outputs in this folder"),
+                             cl::cat(category));
+cl::opt<double> logitsTolerance(
+    "logits-tol",
+    cl::desc("verify: max |logits - float64 reference| (default: the "
+             "bundle's, else 1e-4)"),
+    cl::init(0), cl::cat(category));
+cl::opt<double> lossTolerance(
+    "loss-tol",
+    cl::desc("verify: max |loss - float64 reference| (default: the bundle's, "
+             "else 1e-5)"),
+    cl::init(0), cl::cat(category));
+} // namespace gptc::options
+
+static const char kOverview[] = R"(gptc: a compiler for nanochat GPT models
+
+usage:
+  gptc compile <model.toml|model.mlir|bundle-dir> [--emit=<what>] [-o <out>]
+      Compile a model. --emit=exe (default) writes an executable and keeps
+      its C++ beside it (<out>.cpp); the IR stages (graph, fused, kernels,
+      planned, emitc), memory-plan, config and cpp print instead.
+  gptc verify <bundle-dir>
+      Compile the bundle's model for the CPU, run it on the bundle's tokens
+      and compare logits and loss with the float64 reference (exit 1 beyond
+      the tolerances).
+
+MLIR's IR-printing flags work with compile: --mlir-print-ir-after-all,
+--mlir-print-ir-tree-dir=<dir>, --mlir-timing, --mlir-print-debuginfo.
+)";
+
+/// Prints `module` to `path` ("-" or empty: stdout).
+static LogicalResult printModule(ModuleOp module, StringRef path) {
+  std::string error;
+  auto file = openOutputFile(path.empty() ? "-" : path, &error);
+  if (!file) {
+    llvm::errs() << "error: " << error << "\n";
+    return failure();
+  }
+  OpPrintingFlags flags;
+  if (!options::noLocs)
+    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/true);
+  module->print(file->os(), flags);
+  file->keep();
+  return success();
+}
+
+static int runCompile() {
+  StringRef emit = options::emit;
+  if (options::mode != "forward") {
+    llvm::errs() << "error: --mode=" << options::mode
+                 << " is not available; this gptc builds --mode=forward\n";
+    return 1;
+  }
+  if (emit == "config") {
+    llvm::Expected<GPTConfig> config = loadModelConfig(options::input);
+    if (!config) {
+      llvm::errs() << llvm::toString(config.takeError()) << "\n";
+      return 1;
+    }
+    printConfig(*config, llvm::outs());
+    return 0;
+  }
+  std::optional<Stage> stage = parseStage(emit);
+  bool known = stage || emit == "memory-plan" || emit == "cpp" || emit == "exe";
+  if (!known) {
+    llvm::errs() << "error: unknown --emit=" << emit
+                 << "; expected config, graph, fused, kernels, planned, "
+                    "memory-plan, emitc, cpp or exe\n";
+    return 1;
+  }
+  if (!stage)
+    stage = emit == "memory-plan" ? Stage::Planned : Stage::EmitC;
+
+  MLIRContext ctx;
+  OwningOpRef<ModuleOp> module =
+      loadModule(ctx, options::input, options::batch, options::seqLen);
+  if (!module)
+    return 1;
+  if (failed(runPipeline(*module, PipelineOptions{options::target}, *stage)))
+    return 1;
+
+  if (emit == "memory-plan") {
+    for (auto func : module->getOps<func::FuncOp>())
+      printMemoryPlan(func, llvm::outs());
+    return 0;
+  }
+  if (emit == "cpp") {
+    if (llvm::Error err = writeCpp(*module, options::output.empty()
+                                                ? "-"
+                                                : StringRef(options::output))) {
+      llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  if (emit != "exe")
+    return failed(printModule(*module, options::output)) ? 1 : 0;
+
+  std::string exe = options::output;
+  if (exe.empty())
+    exe = llvm::sys::path::stem(options::input).str();
+  std::string cpp = exe + ".cpp";
+  if (llvm::Error err = writeCpp(*module, cpp)) {
+    llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
+  if (llvm::Error err =
+          buildExecutable(cpp, exe, options::mode, options::cxx)) {
+    llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
+  llvm::outs() << "wrote " << exe << " (C++ source: " << cpp << ")\n";
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+
+  StringRef command = argc > 1 ? StringRef(argv[1]) : StringRef();
+  if (command != "compile" && command != "verify") {
+    if (command == "--help" || command == "-h" || command == "-help" ||
+        command.empty()) {
+      llvm::outs() << kOverview;
+      llvm::outs() << "\nRun 'gptc compile --help' for every option.\n";
+      return command.empty() ? 1 : 0;
+    }
+    llvm::errs() << "gptc: error: unknown command '" << command
+                 << "'; expected 'compile' or 'verify' (see gptc --help)\n";
+    return 1;
+  }
+  // The command takes the place of the program name for option parsing.
+  std::string name = std::string("gptc ") + command.str();
+  argv[1] = name.data();
+  if (!cl::ParseCommandLineOptions(argc - 1, argv + 1, kOverview))
+    return 1;
+  if (options::input.empty()) {
+    llvm::errs() << "gptc " << command << ": error: missing input; see --help\n";
+    return 1;
+  }
+  return command == "compile" ? runCompile() : runVerify(argv[0]);
+}

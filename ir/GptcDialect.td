@@ -1,0 +1,32 @@
+//===- GptcDialect.td - the gptc dialect definition --------*- tablegen -*-===//
+//
+// The gptc dialect models a GPT at two levels:
+//  * the tensor graph: value-semantics ops on ranked f32/i32 tensors with
+//    static shapes (what the frontend builds and the graph passes rewrite);
+//  * the kernel level: `gptc.kernel`, one call of a runtime kernel on flat
+//    memref views of a planned arena (what the backends emit code from).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_IR_GPTCDIALECT_TD
+#define GPTC_IR_GPTCDIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def Gptc_Dialect : Dialect {
+  let name = "gptc";
+  let cppNamespace = "::gptc";
+  let summary = "A dataflow graph of a nanochat GPT, from tensors to kernels.";
+  let description = [{
+    Tensor-level ops carry the model's math (RMSNorm, RoPE, attention, ...),
+    verify their shapes and infer their result types. Each op that maps onto
+    one runtime kernel implements `KernelOpInterface`, so lowering to the
+    kernel level is generic.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
+class Gptc_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Gptc_Dialect, mnemonic, traits>;
+
+#endif // GPTC_IR_GPTCDIALECT_TD

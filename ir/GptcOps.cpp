@@ -1,0 +1,421 @@
+//===- GptcOps.cpp - gptc op verifiers, shape inference, kernels ----------===//
+//
+// For each op: result-type inference (whose failures are the verifier
+// messages users see), extra verifiers, and the KernelOpInterface mapping
+// onto a runtime kernel's size and scalar arguments.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/GptcOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace gptc;
+
+#include "ir/GptcInterfaces.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+static RankedTensorType tensorOf(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+/// Splits a shape into (product of all but the last dimension, last one).
+static std::pair<int64_t, int64_t> rowsAndCols(ShapedType type) {
+  ArrayRef<int64_t> shape = type.getShape();
+  if (shape.empty())
+    return {1, 1};
+  int64_t rows = 1;
+  for (int64_t d : shape.drop_back())
+    rows *= d;
+  return {rows, shape.back()};
+}
+
+/// Checks the [B, T, H, D] / [B, S, Hkv, D] query/key pair shared by the
+/// attention ops: same batch and head dim, H a multiple of Hkv.
+static LogicalResult verifyQueryKeyShapes(std::optional<Location> loc,
+                                          ArrayRef<int64_t> q,
+                                          ArrayRef<int64_t> k,
+                                          StringRef keyName) {
+  if (q.size() != 4)
+    return emitOptionalError(loc, "expects q of rank 4 [B, T, H, D], got rank ",
+                             q.size());
+  if (k.size() != 4)
+    return emitOptionalError(loc, "expects ", keyName,
+                             " of rank 4 [B, S, Hkv, D], got rank ", k.size());
+  if (q[0] != k[0])
+    return emitOptionalError(loc, "batch mismatch: q has B=", q[0], ", ",
+                             keyName, " has B=", k[0]);
+  if (q[3] != k[3])
+    return emitOptionalError(loc, "head dim mismatch: q has D=", q[3], ", ",
+                             keyName, " has D=", k[3]);
+  if (k[2] <= 0 || q[2] % k[2] != 0)
+    return emitOptionalError(loc, "query heads H=", q[2],
+                             " is not a multiple of key/value heads Hkv=",
+                             k[2]);
+  return success();
+}
+
+std::string gptc::describeLocation(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    return (file.getFilename().getValue() + ":" + Twine(file.getLine()) + ":" +
+            Twine(file.getColumn()))
+        .str();
+  return "";
+}
+
+//===----------------------------------------------------------------------===//
+// EmbeddingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &types) {
+  auto table = cast<RankedTensorType>(adaptor.getTable().getType());
+  auto ids = cast<RankedTensorType>(adaptor.getIds().getType());
+  if (table.getRank() != 2)
+    return emitOptionalError(loc, "expects a table of rank 2 [V, C], got rank ",
+                             table.getRank());
+  SmallVector<int64_t> shape(ids.getShape());
+  shape.push_back(table.getDimSize(1));
+  types.push_back(RankedTensorType::get(shape, table.getElementType()));
+  return success();
+}
+
+StringRef EmbeddingOp::getKernelName() { return "embedding"; }
+
+SmallVector<int64_t> EmbeddingOp::getKernelDims() {
+  RankedTensorType table = tensorOf(getTable());
+  return {tensorOf(getIds()).getNumElements(), table.getDimSize(0),
+          table.getDimSize(1)};
+}
+
+//===----------------------------------------------------------------------===//
+// RMSNormOp
+//===----------------------------------------------------------------------===//
+
+StringRef RMSNormOp::getKernelName() { return "rmsNorm"; }
+
+SmallVector<int64_t> RMSNormOp::getKernelDims() {
+  auto [rows, cols] = rowsAndCols(getType());
+  return {rows, cols};
+}
+
+SmallVector<Attribute> RMSNormOp::getKernelScalars() { return {getEpsAttr()}; }
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &types) {
+  auto x = cast<RankedTensorType>(adaptor.getX().getType());
+  auto w = cast<RankedTensorType>(adaptor.getWeight().getType());
+  if (w.getRank() != 2)
+    return emitOptionalError(loc, "expects a weight of rank 2 [N, K], got rank ",
+                             w.getRank());
+  if (x.getRank() < 1)
+    return emitOptionalError(loc, "expects an input of rank >= 1");
+  if (x.getShape().back() != w.getDimSize(1))
+    return emitOptionalError(loc, "input features K=", x.getShape().back(),
+                             " do not match the weight's K=", w.getDimSize(1),
+                             " (weights are stored [out, in])");
+  SmallVector<int64_t> shape(x.getShape());
+  shape.back() = w.getDimSize(0);
+  types.push_back(RankedTensorType::get(shape, x.getElementType()));
+  return success();
+}
+
+StringRef LinearOp::getKernelName() { return "linear"; }
+
+SmallVector<int64_t> LinearOp::getKernelDims() {
+  auto [rows, in] = rowsAndCols(tensorOf(getX()));
+  return {rows, in, tensorOf(getWeight()).getDimSize(0)};
+}
+
+//===----------------------------------------------------------------------===//
+// ReshapeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::verify() {
+  auto in = cast<RankedTensorType>(getX().getType());
+  auto out = cast<RankedTensorType>(getType());
+  if (in.getElementType() != out.getElementType())
+    return emitOpError("cannot change the element type from ")
+           << in.getElementType() << " to " << out.getElementType();
+  if (!in.hasStaticShape() || !out.hasStaticShape())
+    return emitOpError("expects static shapes");
+  if (in.getNumElements() != out.getNumElements())
+    return emitOpError("cannot reshape ")
+           << in.getNumElements() << " elements into " << out.getNumElements();
+  return success();
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor) {
+  if (getX().getType() == getType())
+    return getX();
+  // reshape(reshape(x)) is one reshape of x.
+  if (auto producer = getX().getDefiningOp<ReshapeOp>()) {
+    getXMutable().assign(producer.getX());
+    return getResult();
+  }
+  return {};
+}
+
+Value ReshapeOp::getViewSource() { return getX(); }
+
+//===----------------------------------------------------------------------===//
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  RankedTensorType type = getType();
+  if (type.getRank() != 4)
+    return emitOpError("expects rank 4 [B, T, H, D], got rank ")
+           << type.getRank();
+  if (type.getDimSize(3) % 2 != 0)
+    return emitOpError("expects an even head dim to pair its halves, got D=")
+           << type.getDimSize(3);
+  if (getBase().convertToFloat() <= 1.0f)
+    return emitOpError("expects base > 1, got ") << getBase().convertToDouble();
+  return success();
+}
+
+StringRef RopeOp::getKernelName() { return "rope"; }
+
+SmallVector<int64_t> RopeOp::getKernelDims() {
+  return llvm::to_vector(getType().getShape());
+}
+
+SmallVector<Attribute> RopeOp::getKernelScalars() {
+  Builder b(getContext());
+  return {getBaseAttr(), b.getI32IntegerAttr(getRoundBf16() ? 1 : 0)};
+}
+
+//===----------------------------------------------------------------------===//
+// AttnScoresOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttnScoresOp::inferReturnTypes(MLIRContext *ctx,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &types) {
+  auto q = cast<RankedTensorType>(adaptor.getQ().getType());
+  auto k = cast<RankedTensorType>(adaptor.getK().getType());
+  if (failed(verifyQueryKeyShapes(loc, q.getShape(), k.getShape(), "k")))
+    return failure();
+  types.push_back(RankedTensorType::get(
+      {q.getDimSize(0), q.getDimSize(2), q.getDimSize(1), k.getDimSize(1)},
+      q.getElementType()));
+  return success();
+}
+
+StringRef AttnScoresOp::getKernelName() { return "attnScores"; }
+
+SmallVector<int64_t> AttnScoresOp::getKernelDims() {
+  ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
+  return {q[0], q[1], q[2], tensorOf(getK()).getDimSize(2), q[3]};
+}
+
+SmallVector<Attribute> AttnScoresOp::getKernelScalars() {
+  return {getScaleAttr()};
+}
+
+//===----------------------------------------------------------------------===//
+// CausalMaskOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CausalMaskOp::verify() {
+  RankedTensorType type = getType();
+  if (type.getRank() < 2 ||
+      type.getDimSize(type.getRank() - 1) != type.getDimSize(type.getRank() - 2))
+    return emitOpError("expects square scores [..., T, T], got ") << type;
+  return success();
+}
+
+StringRef CausalMaskOp::getKernelName() { return "causalMask"; }
+
+SmallVector<int64_t> CausalMaskOp::getKernelDims() {
+  auto [rows, cols] = rowsAndCols(getType());
+  return {rows / cols, cols};
+}
+
+//===----------------------------------------------------------------------===//
+// SoftmaxOp
+//===----------------------------------------------------------------------===//
+
+StringRef SoftmaxOp::getKernelName() { return "softmax"; }
+
+SmallVector<int64_t> SoftmaxOp::getKernelDims() {
+  auto [rows, cols] = rowsAndCols(getType());
+  return {rows, cols};
+}
+
+//===----------------------------------------------------------------------===//
+// AttnApplyOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttnApplyOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &types) {
+  auto p = cast<RankedTensorType>(adaptor.getProbs().getType());
+  auto v = cast<RankedTensorType>(adaptor.getV().getType());
+  if (p.getRank() != 4 || v.getRank() != 4)
+    return emitOptionalError(
+        loc, "expects probs [B, H, T, S] and v [B, S, Hkv, D] of rank 4");
+  if (p.getDimSize(0) != v.getDimSize(0))
+    return emitOptionalError(loc, "batch mismatch: probs has B=",
+                             p.getDimSize(0), ", v has B=", v.getDimSize(0));
+  if (p.getDimSize(3) != v.getDimSize(1))
+    return emitOptionalError(loc, "probs attend over S=", p.getDimSize(3),
+                             " keys but v has S=", v.getDimSize(1));
+  if (p.getDimSize(1) % v.getDimSize(2) != 0)
+    return emitOptionalError(loc, "query heads H=", p.getDimSize(1),
+                             " is not a multiple of key/value heads Hkv=",
+                             v.getDimSize(2));
+  types.push_back(RankedTensorType::get({p.getDimSize(0), p.getDimSize(2),
+                                         p.getDimSize(1), v.getDimSize(3)},
+                                        p.getElementType()));
+  return success();
+}
+
+StringRef AttnApplyOp::getKernelName() { return "attnApply"; }
+
+SmallVector<int64_t> AttnApplyOp::getKernelDims() {
+  ArrayRef<int64_t> o = getType().getShape();
+  return {o[0], o[1], o[2], tensorOf(getV()).getDimSize(2), o[3]};
+}
+
+//===----------------------------------------------------------------------===//
+// CausalAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CausalAttentionOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &types) {
+  auto q = cast<RankedTensorType>(adaptor.getQ().getType());
+  auto k = cast<RankedTensorType>(adaptor.getK().getType());
+  auto v = cast<RankedTensorType>(adaptor.getV().getType());
+  if (failed(verifyQueryKeyShapes(loc, q.getShape(), k.getShape(), "k")) ||
+      failed(verifyQueryKeyShapes(loc, q.getShape(), v.getShape(), "v")))
+    return failure();
+  if (k.getShape() != v.getShape())
+    return emitOptionalError(loc, "k and v must have the same shape");
+  if (k.getDimSize(1) != q.getDimSize(1))
+    return emitOptionalError(loc, "causal attention expects as many keys as "
+                                  "queries, got T=",
+                             q.getDimSize(1), " and S=", k.getDimSize(1));
+  types.push_back(q);
+  types.push_back(RankedTensorType::get(
+      {q.getDimSize(0), q.getDimSize(2), q.getDimSize(1)}, q.getElementType()));
+  return success();
+}
+
+StringRef CausalAttentionOp::getKernelName() { return "causalAttention"; }
+
+SmallVector<int64_t> CausalAttentionOp::getKernelDims() {
+  ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
+  return {q[0], q[1], q[2], tensorOf(getK()).getDimSize(2), q[3]};
+}
+
+SmallVector<Attribute> CausalAttentionOp::getKernelScalars() {
+  return {getScaleAttr()};
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise ops
+//===----------------------------------------------------------------------===//
+
+StringRef ScaleOp::getKernelName() { return "scale"; }
+SmallVector<int64_t> ScaleOp::getKernelDims() {
+  return {getType().getNumElements()};
+}
+SmallVector<Attribute> ScaleOp::getKernelScalars() { return {getFactorAttr()}; }
+
+StringRef AddOp::getKernelName() { return "add"; }
+SmallVector<int64_t> AddOp::getKernelDims() {
+  return {getType().getNumElements()};
+}
+
+StringRef ReluSquareOp::getKernelName() { return "reluSquare"; }
+SmallVector<int64_t> ReluSquareOp::getKernelDims() {
+  return {getType().getNumElements()};
+}
+
+LogicalResult SoftcapOp::verify() {
+  if (getCap().convertToFloat() <= 0.0f)
+    return emitOpError("expects a positive cap, got ") << getCap().convertToDouble();
+  return success();
+}
+
+StringRef SoftcapOp::getKernelName() { return "softcap"; }
+SmallVector<int64_t> SoftcapOp::getKernelDims() {
+  return {getType().getNumElements()};
+}
+SmallVector<Attribute> SoftcapOp::getKernelScalars() { return {getCapAttr()}; }
+
+//===----------------------------------------------------------------------===//
+// CrossEntropyOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *ctx,
+                                               std::optional<Location> loc,
+                                               Adaptor adaptor,
+                                               SmallVectorImpl<Type> &types) {
+  auto logits = cast<RankedTensorType>(adaptor.getLogits().getType());
+  auto targets = cast<RankedTensorType>(adaptor.getTargets().getType());
+  if (logits.getRank() != targets.getRank() + 1 ||
+      logits.getShape().drop_back() != targets.getShape())
+    return emitOptionalError(loc, "targets ", targets,
+                             " must have the logits' shape without the "
+                             "vocabulary axis, logits are ",
+                             logits);
+  types.push_back(RankedTensorType::get({}, logits.getElementType()));
+  return success();
+}
+
+StringRef CrossEntropyOp::getKernelName() { return "crossEntropy"; }
+
+SmallVector<int64_t> CrossEntropyOp::getKernelDims() {
+  auto [rows, vocab] = rowsAndCols(tensorOf(getLogits()));
+  return {rows, vocab};
+}
+
+SmallVector<Attribute> CrossEntropyOp::getKernelScalars() {
+  return {getIgnoreIndexAttr()};
+}
+
+//===----------------------------------------------------------------------===//
+// KernelOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KernelOp::verify() {
+  if (getCallee().empty())
+    return emitOpError("expects a kernel name");
+  if (getOutputs().empty())
+    return emitOpError("expects at least one output buffer");
+  for (Attribute scalar : getScalars()) {
+    auto typed = dyn_cast<TypedAttr>(scalar);
+    if (!typed || !(typed.getType().isF32() || typed.getType().isInteger(32)))
+      return emitOpError("scalar arguments must be f32 or i32 attributes, got ")
+             << scalar;
+  }
+  for (int64_t dim : getDims())
+    if (dim < 0)
+      return emitOpError("dims must be non-negative, got ") << dim;
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "ir/GptcOps.cpp.inc"

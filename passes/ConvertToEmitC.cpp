@@ -1,0 +1,257 @@
+//===- ConvertToEmitC.cpp - gptc-convert-to-emitc -------------------------===//
+//
+// Planned kernel-level functions → EmitC, which MLIR's C++ emitter prints.
+// The target only changes the runtime header and the kernels' namespace:
+// one emitter for every backend.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/KernelABI.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace gptc {
+#define GEN_PASS_DEF_CONVERTTOEMITC
+#include "passes/Passes.h.inc"
+} // namespace gptc
+
+using namespace mlir;
+using namespace gptc;
+
+namespace {
+
+/// What differs between backends.
+struct TargetHooks {
+  StringRef runtimeHeader;   // included by the generated file
+  StringRef kernelNamespace; // prefix of every kernel call
+};
+
+static FailureOr<TargetHooks> getTargetHooks(StringRef target) {
+  if (target == "cpu")
+    return TargetHooks{"backends/cpu/Runtime.h", "gptc::cpu"};
+  return failure();
+}
+
+/// A C++ string literal holding `text`.
+static std::string cppStringLiteral(StringRef text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+static std::string cppShape(ArrayRef<int64_t> shape) {
+  std::string out = "{";
+  llvm::raw_string_ostream os(out);
+  llvm::interleaveComma(shape, os);
+  return out + "}";
+}
+
+static StringRef cppElementType(Type type) {
+  if (type.isF32())
+    return "float";
+  if (type.isInteger(32))
+    return "int32_t";
+  if (type.isInteger(8))
+    return "char";
+  return "";
+}
+
+/// The C++ declaration of one gptc::BufferInfo entry.
+static std::string tensorInfo(StringRef name, Type elementType,
+                              ArrayRef<int64_t> shape, int64_t offset) {
+  return llvm::formatv("  {{{0}, {1}, {2}, {3}, {4}},\n",
+                       cppStringLiteral(name), cppStringLiteral(
+                           cppElementType(elementType)),
+                       shape.size(), cppShape(shape), offset)
+      .str();
+}
+
+class FunctionConversion {
+public:
+  FunctionConversion(func::FuncOp func, const TargetHooks &hooks)
+      : func(func), hooks(hooks), b(func.getContext()) {}
+
+  LogicalResult run();
+
+private:
+  FailureOr<Type> pointerType(Value buffer);
+  LogicalResult convertOp(Operation *op);
+  std::string programInfo();
+
+  func::FuncOp func;
+  const TargetHooks &hooks;
+  OpBuilder b;
+  IRMapping pointers; // memref value → emitc pointer value
+};
+
+FailureOr<Type> FunctionConversion::pointerType(Value buffer) {
+  auto memref = dyn_cast<MemRefType>(buffer.getType());
+  if (!memref || cppElementType(memref.getElementType()).empty())
+    return failure();
+  Type element = memref.getElementType();
+  if (element.isInteger(8))
+    element = emitc::OpaqueType::get(b.getContext(), "char");
+  return Type(emitc::PointerType::get(element));
+}
+
+LogicalResult FunctionConversion::convertOp(Operation *op) {
+  Location loc = op->getLoc();
+  if (isa<arith::ConstantIndexOp, func::ReturnOp>(op))
+    return success(); // offsets are folded into the views below
+  if (auto view = dyn_cast<memref::ViewOp>(op)) {
+    std::optional<int64_t> shift = getConstantIntValue(view.getByteShift());
+    FailureOr<Type> type = pointerType(view.getResult());
+    if (!shift || failed(type))
+      return view.emitError("expects a constant byte shift and f32/i32 type");
+    if (auto name = dyn_cast<NameLoc>(loc))
+      b.create<emitc::VerbatimOp>(
+          loc, b.getStringAttr("// " + name.getName().str()));
+    auto call = b.create<emitc::CallOpaqueOp>(
+        loc, TypeRange{*type}, "gptc::view",
+        ValueRange{pointers.lookup(view.getSource())},
+        b.getArrayAttr({b.getIndexAttr(0), b.getI64IntegerAttr(*shift)}),
+        b.getArrayAttr({TypeAttr::get(view.getType().getElementType())}));
+    pointers.map(view.getResult(), call.getResult(0));
+    return success();
+  }
+  if (auto kernel = dyn_cast<KernelOp>(op)) {
+    // The op's location names the model part; keep it as a comment.
+    b.create<emitc::VerbatimOp>(loc, b.getStringAttr("// " + describeLocation(loc)));
+
+    SmallVector<Value> operands;
+    SmallVector<Attribute> args;
+    for (Value buffer : kernel->getOperands()) {
+      args.push_back(b.getIndexAttr(operands.size()));
+      operands.push_back(pointers.lookup(buffer));
+    }
+    for (int64_t dim : kernel.getDims())
+      args.push_back(b.getI64IntegerAttr(dim));
+    llvm::append_range(args, kernel.getScalars());
+    b.create<emitc::CallOpaqueOp>(
+        loc, TypeRange{},
+        (hooks.kernelNamespace + "::" + kernel.getCallee()).str(), operands,
+        b.getArrayAttr(args), ArrayAttr());
+    return success();
+  }
+  return op->emitError("'") << op->getName()
+                            << "' cannot be emitted; run gptc-lower-to-kernels "
+                               "and gptc-plan-memory first";
+}
+
+/// gptc::ProgramInfo for the host: what the buffers hold.
+std::string FunctionConversion::programInfo() {
+  std::string name = func.getName().str();
+  std::string params, inputs, outputs;
+  if (auto table = func->getAttrOfType<ArrayAttr>(kParamsAttrName))
+    for (auto entry : table.getAsRange<DictionaryAttr>())
+      params += tensorInfo(entry.getAs<StringAttr>("name").getValue(),
+                           b.getF32Type(),
+                           entry.getAs<DenseI64ArrayAttr>("shape").asArrayRef(),
+                           entry.getAs<IntegerAttr>("offset").getInt());
+  for (BlockArgument arg : func.getArguments()) {
+    auto io = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                kIONameAttrName);
+    if (!io)
+      continue;
+    auto shape = func.getArgAttrOfType<DenseI64ArrayAttr>(arg.getArgNumber(),
+                                                          kShapeAttrName);
+    auto type = cast<MemRefType>(arg.getType());
+    std::string entry =
+        tensorInfo(io.getValue(), type.getElementType(),
+                   shape ? shape.asArrayRef() : type.getShape(), 0);
+    bool isOutput = func.getArgAttr(arg.getArgNumber(), kOutputAttrName) != nullptr;
+    (isOutput ? outputs : inputs) += entry;
+  }
+  auto config = func->getParentOfType<ModuleOp>()->getAttrOfType<StringAttr>(
+      "gptc.config");
+  auto intAttr = [&](StringRef attr) {
+    auto value = func->getAttrOfType<IntegerAttr>(attr);
+    return value ? value.getInt() : int64_t(0);
+  };
+  auto array = [&](StringRef arrayName, const std::string &body) {
+    return body.empty() ? std::string()
+                        : llvm::formatv("static const gptc::BufferInfo {0}_{1}[] "
+                                        "= {{\n{2}};\n",
+                                        name, arrayName, body)
+                              .str();
+  };
+  auto ref = [&](StringRef arrayName, const std::string &body) {
+    return body.empty() ? std::string("nullptr, 0")
+                        : llvm::formatv("{0}_{1}, std::size({0}_{1})", name,
+                                        arrayName)
+                              .str();
+  };
+  return array("params", params) + array("inputs", inputs) +
+         array("outputs", outputs) +
+         llvm::formatv("extern const gptc::ProgramInfo {0}_program = {{\n"
+                       "  {1}, {2},\n  {3}, {4},\n  {5},\n  {6},\n  {7}};\n",
+                       name, cppStringLiteral(name),
+                       cppStringLiteral(config ? config.getValue() : "{}"),
+                       intAttr(kParamBytesAttrName),
+                       intAttr(kArenaBytesAttrName), ref("params", params),
+                       ref("inputs", inputs), ref("outputs", outputs))
+             .str();
+}
+
+LogicalResult FunctionConversion::run() {
+  if (!func->hasAttr(kArenaBytesAttrName))
+    return func.emitError("expects a planned function; run gptc-plan-memory "
+                          "first");
+  SmallVector<Type> argTypes;
+  for (BlockArgument arg : func.getArguments()) {
+    FailureOr<Type> type = pointerType(arg);
+    if (failed(type))
+      return func.emitError("argument ")
+             << arg.getArgNumber() << " is not an f32, i32 or byte buffer";
+    argTypes.push_back(*type);
+  }
+  b.setInsertionPoint(func);
+  auto emitted = b.create<emitc::FuncOp>(func.getLoc(), func.getName(),
+                                         b.getFunctionType(argTypes, {}));
+  Block *entry = emitted.addEntryBlock();
+  for (BlockArgument arg : func.getArguments())
+    pointers.map(arg, entry->getArgument(arg.getArgNumber()));
+
+  b.setInsertionPointToStart(entry);
+  for (Operation &op : func.getBody().front())
+    if (failed(convertOp(&op)))
+      return failure();
+  b.create<emitc::ReturnOp>(func.getLoc(), Value());
+
+  b.setInsertionPointAfter(emitted);
+  b.create<emitc::VerbatimOp>(func.getLoc(), b.getStringAttr(programInfo()));
+  func.erase();
+  return success();
+}
+
+struct ConvertToEmitC : gptc::impl::ConvertToEmitCBase<ConvertToEmitC> {
+  using ConvertToEmitCBase::ConvertToEmitCBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    FailureOr<TargetHooks> hooks = getTargetHooks(target);
+    if (failed(hooks)) {
+      module.emitError("unknown target '") << target << "'; expected cpu";
+      return signalPassFailure();
+    }
+    OpBuilder b(module.getBodyRegion());
+    b.create<emitc::IncludeOp>(module.getLoc(), hooks->runtimeHeader, false);
+    SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+    for (func::FuncOp func : funcs)
+      if (!func.isExternal() && failed(FunctionConversion(func, *hooks).run()))
+        return signalPassFailure();
+  }
+};
+
+} // namespace

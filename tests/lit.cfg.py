@@ -1,0 +1,26 @@
+import os
+import shutil
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "gptc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".toml", ".test"]
+config.excludes = ["Inputs", "golden", "unit", "CMakeLists.txt", "lit.cfg.py",
+                   "lit.site.cfg.py", "gptc-lit.in"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.gptc_obj_root, "tests")
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+tool_dirs = [os.path.join(config.gptc_obj_root, "bin"), config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["gptc", "gptc-opt"], tool_dirs)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+if shutil.which("c++"):
+    config.available_features.add("host-cxx")
+if shutil.which("nvcc") or os.path.exists("/usr/local/cuda/bin/nvcc"):
+    config.available_features.add("nvcc")
+config.substitutions.append(("%gptc_src_root", config.gptc_src_root))
+config.substitutions.append(("%golden", os.path.join(config.gptc_src_root, "tests", "golden")))

@@ -1,0 +1,27 @@
+// RUN: gptc-opt %s --split-input-file --gptc-convert-to-emitc --verify-diagnostics
+// RUN: not gptc-opt %s --gptc-convert-to-emitc=target=tpu 2>&1 | FileCheck %s --check-prefix=TARGET
+
+// TARGET: error: unknown target 'tpu'; expected cpu
+
+// Tests that functions must be planned before they are emitted.
+// expected-error @+1 {{expects a planned function; run gptc-plan-memory first}}
+func.func @unplanned(%x: memref<4xf32>) {
+  return
+}
+
+// -----
+
+// Tests that only kernels, views and constants can be emitted.
+func.func @tensor_op(%x: memref<4xf32>) attributes {gptc.arena_bytes = 0 : i64} {
+  // expected-error @+1 {{'memref.alloc' cannot be emitted; run gptc-lower-to-kernels and gptc-plan-memory first}}
+  %a = memref.alloc() : memref<4xf32>
+  return
+}
+
+// -----
+
+// Tests that buffers must hold f32, i32 or bytes.
+// expected-error @+1 {{argument 0 is not an f32, i32 or byte buffer}}
+func.func @f64_buffer(%x: memref<4xf64>) attributes {gptc.arena_bytes = 0 : i64} {
+  return
+}
