@@ -11,6 +11,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 
 using namespace mlir;
 using namespace gptc;
@@ -64,6 +65,9 @@ static LogicalResult verifyQueryKeyShapes(std::optional<Location> loc,
 std::string gptc::describeLocation(Location loc) {
   if (auto name = dyn_cast<NameLoc>(loc))
     return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    return llvm::join(llvm::map_range(fused.getLocations(), describeLocation),
+                      " + ");
   if (auto file = dyn_cast<FileLineColLoc>(loc))
     return (file.getFilename().getValue() + ":" + Twine(file.getLine()) + ":" +
             Twine(file.getColumn()))

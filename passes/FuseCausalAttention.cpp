@@ -41,8 +41,11 @@ struct FuseCausalAttentionPattern : OpRewritePattern<AttnApplyOp> {
     if (scores.getK().getType() != apply.getV().getType())
       return rewriter.notifyMatchFailure(apply, "k and v shapes differ");
 
+    // The fused op stands for all four: keep each one's model-part name.
+    Location loc = rewriter.getFusedLoc(
+        {scores.getLoc(), mask.getLoc(), softmax.getLoc(), apply.getLoc()});
     auto fused = rewriter.create<CausalAttentionOp>(
-        apply.getLoc(), scores.getQ(), scores.getK(), apply.getV(),
+        loc, scores.getQ(), scores.getK(), apply.getV(),
         scores.getScaleAttr());
     rewriter.replaceOp(apply, fused.getOut());
     ++numFused;

@@ -7,12 +7,13 @@
 // running max m, a running sum l and an unnormalised output accumulator
 // (online softmax), and normalises once at the end; no T×T matrix exists.
 //
-// Per key tile: the keys are transposed to [D, kTileK]; scores are computed
-// kBlockRows query rows at a time into registers (kBlockRows × kTileK
-// floats); each row's scores become softmax weights; then the weights times
-// the tile's V rows are added kBlockRows rows × kBlockCols output columns at
-// a time, again in registers. All inner loops run unit-stride over a
-// compile-time width so they vectorise to AVX-512.
+// K is first transposed, once per call, into tiles [B, Hkv, T / kTileK
+// rounded up, D, kTileK], each contiguous. Per key tile, scores are then computed kBlockRows query rows at a
+// time into registers (kBlockRows × kTileK floats); each row's scores become
+// softmax weights; then the weights times the tile's V rows are added
+// kBlockRows rows × kBlockCols output columns at a time, again in registers.
+// All inner loops run unit-stride over a compile-time width so they
+// vectorise to AVX-512.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 namespace gptc::cpu {
@@ -38,26 +40,29 @@ static_assert(kTileQ % kBlockRows == 0, "a tile is whole register blocks");
 /// Per-thread working memory of one task.
 struct AttentionScratch {
   explicit AttentionScratch(int64_t D)
-      : queries(kTileQ * D), accumulators(kTileQ * D), keysT(D * kTileK),
+      : queries(kTileQ * D), accumulators(kTileQ * D),
         weights(kTileQ * kTileK), rowMax(kTileQ), rowSum(kTileQ) {}
 
   std::vector<float> queries;      // [kTileQ, D], scale · q, zero-padded rows
   std::vector<float> accumulators; // [kTileQ, D], unnormalised output rows
-  std::vector<float> keysT;        // [D, kTileK], zero past the tile's keys
   std::vector<float> weights;      // [kTileQ, kTileK], scores then weights
   std::vector<float> rowMax;       // [kTileQ], running max m
   std::vector<float> rowSum;       // [kTileQ], running sum l
 };
 
-/// keysT[D, kTileK] = k[keys, D] (row stride `stride`) transposed, with
-/// columns past `keys` zeroed.
-void transposeKeys(const float *k, int64_t stride, int64_t keys, int64_t D,
-                   float *keysT) {
-  for (int64_t d = 0; d < D; ++d) {
-    float *column = keysT + d * kTileK;
-    for (int64_t j = 0; j < keys; ++j)
-      column[j] = k[j * stride + d];
-    std::fill(column + keys, column + kTileK, 0.0f);
+/// keysT[tiles, D, kTileK] = k[T, D] (row stride `stride`) cut into tiles
+/// of kTileK keys, each transposed, zero past key T.
+void transposeKeys(const float *k, int64_t stride, int64_t T, int64_t tiles,
+                   int64_t D, float *keysT) {
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    const int64_t j0 = tile * kTileK;
+    const int64_t keys = std::min(kTileK, T - j0);
+    for (int64_t d = 0; d < D; ++d) {
+      float *column = keysT + (tile * D + d) * kTileK;
+      for (int64_t j = 0; j < keys; ++j)
+        column[j] = k[(j0 + j) * stride + d];
+      std::fill(column + keys, column + kTileK, 0.0f);
+    }
   }
 }
 
@@ -148,9 +153,19 @@ void causalAttention(const float *q, // [B, T, H, D]
   const int64_t group = H / Hkv;
   const int64_t queryTiles = (T + kTileQ - 1) / kTileQ;
   const int64_t qStride = H * D, kvStride = Hkv * D;
+  // keysT [B, Hkv, keyTiles, D, kTileK]; transposeKeys writes every element.
+  const int64_t keyTiles = (T + kTileK - 1) / kTileK;
+  const int64_t headKeysT = keyTiles * D * kTileK;
+  std::unique_ptr<float[]> keysT(new float[B * Hkv * headKeysT]);
 
 #pragma omp parallel
   {
+#pragma omp for collapse(2)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t kvHead = 0; kvHead < Hkv; ++kvHead)
+        transposeKeys(k + (b * T * Hkv + kvHead) * D, kvStride, T, keyTiles,
+                      D, keysT.get() + (b * Hkv + kvHead) * headKeysT);
+
     AttentionScratch scratch(D);
     // Later query tiles see more keys; handing them out first balances the
     // dynamic schedule.
@@ -164,7 +179,7 @@ void causalAttention(const float *q, // [B, T, H, D]
           // results are dropped.
           const int64_t blockedRows =
               (rows + kBlockRows - 1) / kBlockRows * kBlockRows;
-          const float *kHead = k + (b * T * Hkv + kvHead) * D;
+          const float *kHeadT = keysT.get() + (b * Hkv + kvHead) * headKeysT;
           const float *vHead = v + (b * T * Hkv + kvHead) * D;
           for (int64_t h = kvHead * group; h < (kvHead + 1) * group; ++h) {
             const float *qRows = q + ((b * T + i0) * H + h) * D;
@@ -182,11 +197,9 @@ void causalAttention(const float *q, // [B, T, H, D]
             // Keys past the tile's last query are invisible to all its rows.
             for (int64_t j0 = 0; j0 < i0 + rows; j0 += kTileK) {
               const int64_t keys = std::min(kTileK, i0 + rows - j0);
-              transposeKeys(kHead + j0 * kvStride, kvStride, keys, D,
-                            scratch.keysT.data());
               for (int64_t r = 0; r < blockedRows; r += kBlockRows)
                 blockScores(scratch.queries.data() + r * D,
-                            scratch.keysT.data(), D,
+                            kHeadT + j0 * D, D,
                             scratch.weights.data() + r * kTileK);
               for (int64_t r = 0; r < blockedRows; ++r) {
                 // Key j0 + j is visible to query i0 + r iff j <= i0 + r - j0.

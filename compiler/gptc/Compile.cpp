@@ -6,6 +6,11 @@
 #include "frontend/GraphBuilder.h"
 #include "ir/GptcDialect.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/EmitC/IR/EmitC.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -33,12 +38,12 @@ llvm::Expected<GPTConfig> gptc::loadModelConfig(StringRef path) {
   if (llvm::sys::fs::is_directory(path))
     jsonPath = (path + "/golden.json").str();
   else if (!path.ends_with(".json"))
-    return makeError("'" + path +
+    return makeError("error: '" + path +
                      "' is not a model definition: expected a .toml file, a "
                      ".mlir file or a reference bundle directory");
   auto buffer = llvm::MemoryBuffer::getFile(jsonPath);
   if (!buffer)
-    return makeError("cannot open '" + jsonPath +
+    return makeError("error: cannot open '" + jsonPath +
                      "': " + buffer.getError().message());
   llvm::Expected<llvm::json::Value> json =
       llvm::json::parse((*buffer)->getBuffer());
@@ -58,6 +63,9 @@ llvm::Expected<GPTConfig> gptc::loadModelConfig(StringRef path) {
 
 OwningOpRef<ModuleOp> gptc::loadModule(MLIRContext &ctx, StringRef path,
                                        int64_t batch, int64_t seqLen) {
+  // Every dialect a gptc module can hold, at any stage.
+  ctx.loadDialect<GptcDialect, arith::ArithDialect, emitc::EmitCDialect,
+                  func::FuncDialect, memref::MemRefDialect>();
   if (path.ends_with(".mlir")) {
     llvm::SourceMgr sourceMgr;
     auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path);

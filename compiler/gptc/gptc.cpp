@@ -91,9 +91,12 @@ static LogicalResult printModule(ModuleOp module, StringRef path) {
     llvm::errs() << "error: " << error << "\n";
     return failure();
   }
+  // Locations inline for reading on a terminal; in files, MLIR's form that
+  // parses back (gptc compile x.mlir).
   OpPrintingFlags flags;
+  bool toTerminal = path.empty() || path == "-";
   if (!options::noLocs)
-    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/true);
+    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/toTerminal);
   module->print(file->os(), flags);
   file->keep();
   return success();
