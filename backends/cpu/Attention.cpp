@@ -7,10 +7,10 @@
 // running max m, a running sum l and an unnormalised output accumulator
 // (online softmax), and normalises once at the end; no T×T matrix exists.
 //
-// K is first transposed, once per call, into tiles [B, Hkv, T / kTileK
-// rounded up, D, kTileK], each contiguous. Per key tile, scores are then computed kBlockRows query rows at a
-// time into registers (kBlockRows × kTileK floats); each row's scores become
-// softmax weights; then the weights times the tile's V rows are added
+// K is first transposed, once per call, into contiguous tiles of kTileK keys
+// ([D, kTileK] each). Per key tile, scores are then computed kBlockRows query
+// rows at a time in registers (kBlockRows × kTileK floats); each row's scores
+// become softmax weights; then the weights times the tile's V rows are added
 // kBlockRows rows × kBlockCols output columns at a time, again in registers.
 // All inner loops run unit-stride over a compile-time width so they
 // vectorise to AVX-512.
@@ -141,6 +141,72 @@ void blockApply(const float *weights, const float *v, int64_t stride,
   }
 }
 
+/// The tensors of one causalAttention call and their dimensions.
+struct AttentionProblem {
+  const float *q;     // [B, T, H, D]
+  const float *keysT; // [B, Hkv, keyTiles, D, kTileK], from transposeKeys
+  const float *v;     // [B, T, Hkv, D]
+  float *o;           // [B, T, H, D]
+  float *lse;         // [B, H, T]
+  int64_t T, H, Hkv, D;
+  int64_t headKeysT; // floats of keysT per (b, kv head)
+  float scale;
+};
+
+/// Attention of query rows [i0, i0 + kTileQ) ∩ [0, T) of head h in batch b
+/// against every key they can see, written to o and lse.
+void attendQueryTile(const AttentionProblem &p, int64_t b, int64_t h,
+                     int64_t i0, AttentionScratch &scratch) {
+  const int64_t T = p.T, H = p.H, Hkv = p.Hkv, D = p.D;
+  const int64_t kvHead = h / (H / Hkv);
+  const int64_t rows = std::min(kTileQ, T - i0);
+  // Whole register blocks; padding rows are zero queries whose results are
+  // dropped.
+  const int64_t blockedRows = (rows + kBlockRows - 1) / kBlockRows * kBlockRows;
+  const float *headKeysT = p.keysT + (b * Hkv + kvHead) * p.headKeysT;
+  const float *headValues = p.v + (b * T * Hkv + kvHead) * D;
+
+  const float *qRows = p.q + ((b * T + i0) * H + h) * D;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t d = 0; d < D; ++d)
+      scratch.queries[r * D + d] = p.scale * qRows[r * H * D + d];
+  std::fill(scratch.queries.begin() + rows * D, scratch.queries.end(), 0.0f);
+  std::fill(scratch.accumulators.begin(), scratch.accumulators.end(), 0.0f);
+  std::fill(scratch.rowMax.begin(), scratch.rowMax.end(),
+            -std::numeric_limits<float>::infinity());
+  std::fill(scratch.rowSum.begin(), scratch.rowSum.end(), 0.0f);
+
+  // Keys past the tile's last query are invisible to all its rows.
+  for (int64_t j0 = 0; j0 < i0 + rows; j0 += kTileK) {
+    const int64_t keys = std::min(kTileK, i0 + rows - j0);
+    for (int64_t r = 0; r < blockedRows; r += kBlockRows)
+      blockScores(scratch.queries.data() + r * D, headKeysT + j0 * D, D,
+                  scratch.weights.data() + r * kTileK);
+    for (int64_t r = 0; r < blockedRows; ++r) {
+      // Key j0 + j is visible to query i0 + r iff j <= i0 + r - j0.
+      const int64_t visible = std::clamp<int64_t>(i0 + r + 1 - j0, 0, keys);
+      softmaxRow(scratch.weights.data() + r * kTileK, visible,
+                 scratch.rowMax[r], scratch.rowSum[r],
+                 scratch.accumulators.data() + r * D, D);
+    }
+    for (int64_t r = 0; r < blockedRows; r += kBlockRows)
+      blockApply(scratch.weights.data() + r * kTileK,
+                 headValues + j0 * Hkv * D, Hkv * D, keys, D,
+                 scratch.accumulators.data() + r * D);
+  }
+
+  for (int64_t r = 0; r < rows; ++r) {
+    const float inverseSum = 1.0f / scratch.rowSum[r];
+    const float *accumulator = scratch.accumulators.data() + r * D;
+    float *oRow = p.o + ((b * T + i0 + r) * H + h) * D;
+#pragma omp simd
+    for (int64_t d = 0; d < D; ++d)
+      oRow[d] = accumulator[d] * inverseSum;
+    p.lse[(b * H + h) * T + i0 + r] =
+        scratch.rowMax[r] + std::log(scratch.rowSum[r]);
+  }
+}
+
 } // namespace
 
 void causalAttention(const float *q, // [B, T, H, D]
@@ -152,83 +218,32 @@ void causalAttention(const float *q, // [B, T, H, D]
                      float scale) {
   const int64_t group = H / Hkv;
   const int64_t queryTiles = (T + kTileQ - 1) / kTileQ;
-  const int64_t qStride = H * D, kvStride = Hkv * D;
-  // keysT [B, Hkv, keyTiles, D, kTileK]; transposeKeys writes every element.
   const int64_t keyTiles = (T + kTileK - 1) / kTileK;
   const int64_t headKeysT = keyTiles * D * kTileK;
+  // [B, Hkv, keyTiles, D, kTileK]; transposeKeys writes every element.
   std::unique_ptr<float[]> keysT(new float[B * Hkv * headKeysT]);
+  const AttentionProblem problem = {q, keysT.get(), v, o, lse, T, H,
+                                    Hkv, D, headKeysT, scale};
 
 #pragma omp parallel
   {
 #pragma omp for collapse(2)
     for (int64_t b = 0; b < B; ++b)
       for (int64_t kvHead = 0; kvHead < Hkv; ++kvHead)
-        transposeKeys(k + (b * T * Hkv + kvHead) * D, kvStride, T, keyTiles,
-                      D, keysT.get() + (b * Hkv + kvHead) * headKeysT);
+        transposeKeys(k + (b * T * Hkv + kvHead) * D, Hkv * D, T, keyTiles, D,
+                      keysT.get() + (b * Hkv + kvHead) * headKeysT);
 
     AttentionScratch scratch(D);
-    // Later query tiles see more keys; handing them out first balances the
-    // dynamic schedule.
+    // A task is one query tile of one (batch, kv head) for all the heads of
+    // its group, which reuse the same K/V tiles from cache. Later query tiles
+    // see more keys; handing them out first balances the dynamic schedule.
 #pragma omp for collapse(3) schedule(dynamic)
-    for (int64_t b = 0; b < B; ++b) {
-      for (int64_t kvHead = 0; kvHead < Hkv; ++kvHead) {
-        for (int64_t reversed = 0; reversed < queryTiles; ++reversed) {
-          const int64_t i0 = (queryTiles - 1 - reversed) * kTileQ;
-          const int64_t rows = std::min(kTileQ, T - i0);
-          // Whole register blocks; the padding rows are zero queries whose
-          // results are dropped.
-          const int64_t blockedRows =
-              (rows + kBlockRows - 1) / kBlockRows * kBlockRows;
-          const float *kHeadT = keysT.get() + (b * Hkv + kvHead) * headKeysT;
-          const float *vHead = v + (b * T * Hkv + kvHead) * D;
-          for (int64_t h = kvHead * group; h < (kvHead + 1) * group; ++h) {
-            const float *qRows = q + ((b * T + i0) * H + h) * D;
-            for (int64_t r = 0; r < rows; ++r)
-              for (int64_t d = 0; d < D; ++d)
-                scratch.queries[r * D + d] = scale * qRows[r * qStride + d];
-            std::fill(scratch.queries.begin() + rows * D,
-                      scratch.queries.end(), 0.0f);
-            std::fill(scratch.accumulators.begin(), scratch.accumulators.end(),
-                      0.0f);
-            std::fill(scratch.rowMax.begin(), scratch.rowMax.end(),
-                      -std::numeric_limits<float>::infinity());
-            std::fill(scratch.rowSum.begin(), scratch.rowSum.end(), 0.0f);
-
-            // Keys past the tile's last query are invisible to all its rows.
-            for (int64_t j0 = 0; j0 < i0 + rows; j0 += kTileK) {
-              const int64_t keys = std::min(kTileK, i0 + rows - j0);
-              for (int64_t r = 0; r < blockedRows; r += kBlockRows)
-                blockScores(scratch.queries.data() + r * D,
-                            kHeadT + j0 * D, D,
-                            scratch.weights.data() + r * kTileK);
-              for (int64_t r = 0; r < blockedRows; ++r) {
-                // Key j0 + j is visible to query i0 + r iff j <= i0 + r - j0.
-                const int64_t visible =
-                    std::clamp<int64_t>(i0 + r + 1 - j0, 0, keys);
-                softmaxRow(scratch.weights.data() + r * kTileK, visible,
-                           scratch.rowMax[r], scratch.rowSum[r],
-                           scratch.accumulators.data() + r * D, D);
-              }
-              for (int64_t r = 0; r < blockedRows; r += kBlockRows)
-                blockApply(scratch.weights.data() + r * kTileK,
-                           vHead + j0 * kvStride, kvStride, keys, D,
-                           scratch.accumulators.data() + r * D);
-            }
-
-            for (int64_t r = 0; r < rows; ++r) {
-              const float inverseSum = 1.0f / scratch.rowSum[r];
-              const float *accumulator = scratch.accumulators.data() + r * D;
-              float *oRow = o + ((b * T + i0 + r) * H + h) * D;
-#pragma omp simd
-              for (int64_t d = 0; d < D; ++d)
-                oRow[d] = accumulator[d] * inverseSum;
-              lse[(b * H + h) * T + i0 + r] =
-                  scratch.rowMax[r] + std::log(scratch.rowSum[r]);
-            }
-          }
-        }
-      }
-    }
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t kvHead = 0; kvHead < Hkv; ++kvHead)
+        for (int64_t reversed = 0; reversed < queryTiles; ++reversed)
+          for (int64_t h = kvHead * group; h < (kvHead + 1) * group; ++h)
+            attendQueryTile(problem, b, h,
+                            (queryTiles - 1 - reversed) * kTileQ, scratch);
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "backends/cpu/Kernels.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -21,8 +22,12 @@ namespace {
 void sgemm(char transA, char transB, int64_t m, int64_t n, int64_t k,
            float alpha, const float *a, int64_t lda, const float *b,
            int64_t ldb, float *c, int64_t ldc) {
-  dnnl_status_t status = dnnl_sgemm(transA, transB, m, n, k, alpha, a, lda, b,
-                                    ldb, /*beta=*/0.0f, c, ldc);
+  // oneDNN wants leading dimensions >= 1 even for empty matrices, whose
+  // leading dimension is never used.
+  auto leading = [](int64_t ld) { return std::max<int64_t>(ld, 1); };
+  dnnl_status_t status =
+      dnnl_sgemm(transA, transB, m, n, k, alpha, a, leading(lda), b,
+                 leading(ldb), /*beta=*/0.0f, c, leading(ldc));
   if (status != dnnl_success) {
     std::fprintf(stderr,
                  "gptc runtime: dnnl_sgemm(m=%lld, n=%lld, k=%lld) failed "

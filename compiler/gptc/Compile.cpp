@@ -31,6 +31,20 @@ static llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
+llvm::Expected<llvm::json::Object> gptc::readJsonObject(StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return makeError("error: cannot open '" + path +
+                     "': " + buffer.getError().message());
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!json)
+    return makeError(path + ": error: " + llvm::toString(json.takeError()));
+  if (!json->getAsObject())
+    return makeError(path + ": error: expected a JSON object");
+  return std::move(*json->getAsObject());
+}
+
 llvm::Expected<GPTConfig> gptc::loadModelConfig(StringRef path) {
   if (path.ends_with(".toml"))
     return parseModelToml(path);
@@ -41,16 +55,10 @@ llvm::Expected<GPTConfig> gptc::loadModelConfig(StringRef path) {
     return makeError("error: '" + path +
                      "' is not a model definition: expected a .toml file, a "
                      ".mlir file or a reference bundle directory");
-  auto buffer = llvm::MemoryBuffer::getFile(jsonPath);
-  if (!buffer)
-    return makeError("error: cannot open '" + jsonPath +
-                     "': " + buffer.getError().message());
-  llvm::Expected<llvm::json::Value> json =
-      llvm::json::parse((*buffer)->getBuffer());
-  if (!json)
-    return makeError(jsonPath + ": error: " + llvm::toString(json.takeError()));
-  const llvm::json::Object *root = json->getAsObject();
-  const llvm::json::Object *config = root ? root->getObject("config") : nullptr;
+  llvm::Expected<llvm::json::Object> root = readJsonObject(jsonPath);
+  if (!root)
+    return root.takeError();
+  const llvm::json::Object *config = root->getObject("config");
   if (!config)
     return makeError(jsonPath + ": error: no \"config\" object");
   llvm::Expected<GPTConfig> parsed = parseBundleConfig(*config, jsonPath);

@@ -9,8 +9,12 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 
 namespace gptc {
+
+/// Reads a JSON file whose top level is an object (a bundle's golden.json).
+llvm::Expected<llvm::json::Object> readJsonObject(llvm::StringRef path);
 
 /// Reads a model definition: a TOML file, a reference bundle directory, or
 /// a bundle's golden.json.

@@ -14,7 +14,6 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 
@@ -73,21 +72,19 @@ int gptc::runVerify(const char *argv0) {
   Bundle bundle;
   bundle.dir = options::input;
   std::string jsonPath = bundle.dir + "/golden.json";
-  auto buffer = llvm::MemoryBuffer::getFile(jsonPath);
-  if (!buffer)
-    return verifyError("cannot open '" + jsonPath +
-                       "': " + buffer.getError().message());
-  llvm::Expected<llvm::json::Value> json =
-      llvm::json::parse((*buffer)->getBuffer());
-  if (!json || !json->getAsObject())
-    return verifyError(jsonPath + ": not a JSON object");
-  bundle.golden = std::move(*json->getAsObject());
+  llvm::Expected<llvm::json::Object> golden = readJsonObject(jsonPath);
+  if (!golden) {
+    llvm::errs() << llvm::toString(golden.takeError()) << "\n";
+    return 1;
+  }
+  bundle.golden = std::move(*golden);
 
   // The batch decides the compiled [B, T].
-  Expected<SafetensorsFile> golden = SafetensorsFile::open(bundle.goldenPath());
-  if (!golden.ok())
-    return verifyError(golden.status().message());
-  const gptc::TensorInfo *tokens = golden->find("tokens");
+  Expected<SafetensorsFile> reference =
+      SafetensorsFile::open(bundle.goldenPath());
+  if (!reference.ok())
+    return verifyError(reference.status().message());
+  const gptc::TensorInfo *tokens = reference->find("tokens");
   if (!tokens || tokens->shape.size() != 2)
     return verifyError(bundle.goldenPath() +
                        ": expected a tensor 'tokens' of shape [B, T]");
@@ -130,8 +127,8 @@ int gptc::runVerify(const char *argv0) {
   if (!result.ok())
     return verifyError(result.status().message());
   std::vector<int64_t> logitsShape = {B, T,
-                                      golden->find("logits")
-                                          ? golden->find("logits")->shape.back()
+                                      reference->find("logits")
+                                          ? reference->find("logits")->shape.back()
                                           : 0};
   int64_t numLogits = B * T * logitsShape[2];
   std::vector<float> logits(numLogits), loss(1);
@@ -139,8 +136,8 @@ int gptc::runVerify(const char *argv0) {
   for (const Status &s :
        {result->readF32("logits", logitsShape, logits.data()),
         result->readF32("loss", {}, loss.data()),
-        golden->readF64("logits_f64", logitsShape, refLogits.data()),
-        golden->readF64("loss_f64", {}, refLoss.data())})
+        reference->readF64("logits_f64", logitsShape, refLogits.data()),
+        reference->readF64("loss_f64", {}, refLoss.data())})
     if (!s.ok())
       return verifyError(s.message());
 
