@@ -40,8 +40,8 @@ static_assert(kTileQ % kBlockRows == 0, "a tile is whole register blocks");
 /// Per-thread working memory of one task.
 struct AttentionScratch {
   explicit AttentionScratch(int64_t D)
-      : queries(kTileQ * D), accumulators(kTileQ * D),
-        weights(kTileQ * kTileK), rowMax(kTileQ), rowSum(kTileQ) {}
+      : queries(kTileQ * D), accumulators(kTileQ * D), weights(kTileQ * kTileK),
+        rowMax(kTileQ), rowSum(kTileQ) {}
 
   std::vector<float> queries;      // [kTileQ, D], scale · q, zero-padded rows
   std::vector<float> accumulators; // [kTileQ, D], unnormalised output rows
@@ -112,8 +112,8 @@ void blockApply(const float *weights, const float *v, int64_t stride,
   for (; d0 + kBlockCols <= D; d0 += kBlockCols) {
     float block[kBlockRows][kBlockCols];
     for (int64_t r = 0; r < kBlockRows; ++r)
-      std::copy(accumulators + r * D + d0, accumulators + r * D + d0 +
-                kBlockCols, block[r]);
+      std::copy(accumulators + r * D + d0,
+                accumulators + r * D + d0 + kBlockCols, block[r]);
     for (int64_t j = 0; j < keys; ++j) {
       const float *vRow = v + j * stride + d0;
       for (int64_t r = 0; r < kBlockRows; ++r) {
@@ -190,9 +190,8 @@ void attendQueryTile(const AttentionProblem &p, int64_t b, int64_t h,
                  scratch.accumulators.data() + r * D, D);
     }
     for (int64_t r = 0; r < blockedRows; r += kBlockRows)
-      blockApply(scratch.weights.data() + r * kTileK,
-                 headValues + j0 * Hkv * D, Hkv * D, keys, D,
-                 scratch.accumulators.data() + r * D);
+      blockApply(scratch.weights.data() + r * kTileK, headValues + j0 * Hkv * D,
+                 Hkv * D, keys, D, scratch.accumulators.data() + r * D);
   }
 
   for (int64_t r = 0; r < rows; ++r) {
@@ -222,8 +221,18 @@ void causalAttention(const float *q, // [B, T, H, D]
   const int64_t headKeysT = keyTiles * D * kTileK;
   // [B, Hkv, keyTiles, D, kTileK]; transposeKeys writes every element.
   std::unique_ptr<float[]> keysT(new float[B * Hkv * headKeysT]);
-  const AttentionProblem problem = {q, keysT.get(), v, o, lse, T, H,
-                                    Hkv, D, headKeysT, scale};
+  AttentionProblem problem;
+  problem.q = q;
+  problem.keysT = keysT.get();
+  problem.v = v;
+  problem.o = o;
+  problem.lse = lse;
+  problem.T = T;
+  problem.H = H;
+  problem.Hkv = Hkv;
+  problem.D = D;
+  problem.headKeysT = headKeysT;
+  problem.scale = scale;
 
 #pragma omp parallel
   {
@@ -242,8 +251,8 @@ void causalAttention(const float *q, // [B, T, H, D]
       for (int64_t kvHead = 0; kvHead < Hkv; ++kvHead)
         for (int64_t reversed = 0; reversed < queryTiles; ++reversed)
           for (int64_t h = kvHead * group; h < (kvHead + 1) * group; ++h)
-            attendQueryTile(problem, b, h,
-                            (queryTiles - 1 - reversed) * kTileQ, scratch);
+            attendQueryTile(problem, b, h, (queryTiles - 1 - reversed) * kTileQ,
+                            scratch);
   }
 }
 

@@ -29,8 +29,8 @@ inline float fastTanh(float x) {
   poly = poly * z + 1.33314422036e-1f;
   poly = poly * z - 3.33332819422e-1f;
   const float small = poly * z * x + x;
-  const float large = std::copysign(
-      1.0f - 2.0f / (fastExp(2.0f * magnitude) + 1.0f), x);
+  const float large =
+      std::copysign(1.0f - 2.0f / (fastExp(2.0f * magnitude) + 1.0f), x);
   return magnitude < 0.625f ? small : large;
 }
 
@@ -58,7 +58,8 @@ void reluSquare(const float *x, // [n]
                 int64_t n) {
 #pragma omp parallel for simd if (n >= kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) {
-    const float relu = x[i] > 0.0f ? x[i] : 0.0f;
+    // Written so that a NaN input stays NaN, as in torch.relu.
+    const float relu = x[i] < 0.0f ? 0.0f : x[i];
     y[i] = relu * relu;
   }
 }

@@ -6,9 +6,9 @@
 
 namespace gptc::cpu {
 
-void crossEntropy(const float *logits,  // [rows, V]
+void crossEntropy(const float *logits,    // [rows, V]
                   const int32_t *targets, // [rows]
-                  float *loss,           // [1]
+                  float *loss,            // [1]
                   int64_t rows, int64_t V, int32_t ignoreIndex) {
   double total = 0.0;
   int64_t counted = 0;
@@ -17,8 +17,7 @@ void crossEntropy(const float *logits,  // [rows, V]
     if (targets[r] == ignoreIndex)
       continue;
     const float *row = logits + r * V;
-    const float rowMax =
-        maxOf(row, V, -std::numeric_limits<float>::infinity());
+    const float rowMax = maxOf(row, V, -std::numeric_limits<float>::infinity());
     double sumExp = 0.0;
 #pragma omp simd reduction(+ : sumExp)
     for (int64_t j = 0; j < V; ++j)

@@ -71,8 +71,8 @@ void attnApply(const float *p, // [B, H, T, T]
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < H; ++h) {
       const float *vHead = v + (b * T * Hkv + h / group) * D;
-      sgemm('N', 'N', T, D, T, 1.0f, p + (b * H + h) * T * T, T, vHead,
-            Hkv * D, o + (b * T * H + h) * D, H * D);
+      sgemm('N', 'N', T, D, T, 1.0f, p + (b * H + h) * T * T, T, vHead, Hkv * D,
+            o + (b * T * H + h) * D, H * D);
     }
   }
 }

@@ -23,8 +23,7 @@ void rope(const float *x, // [B, T, H, D]
   // invFreq = 1.0 / (base ** (torch.arange(0, D, 2, dtype=float32) / D)).
   std::vector<float> invFreq(half);
   for (int64_t j = 0; j < half; ++j) {
-    const float exponent =
-        static_cast<float>(2 * j) / static_cast<float>(D);
+    const float exponent = static_cast<float>(2 * j) / static_cast<float>(D);
     invFreq[j] = 1.0f / std::pow(base, exponent);
   }
 

@@ -7,7 +7,6 @@
 
 #include "backends/cpu/Kernels.h"
 
-
 namespace gptc::cpu {
 
 void causalMask(const float *x, // [rows, T, T]

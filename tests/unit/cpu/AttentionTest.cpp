@@ -95,8 +95,8 @@ TEST_P(AttentionTest, ApplyMatchesReference) {
       ref::allClose(o, ref::attnApply(p, v, B, T, H, Hkv, D), 3e-5, 0.0));
 }
 
-std::string shapeName(
-    const ::testing::TestParamInfo<AttentionTest::ParamType> &info) {
+std::string
+shapeName(const ::testing::TestParamInfo<AttentionTest::ParamType> &info) {
   const Heads heads = std::get<2>(info.param);
   return "T" + std::to_string(std::get<0>(info.param)) + "_D" +
          std::to_string(std::get<1>(info.param)) + "_H" +

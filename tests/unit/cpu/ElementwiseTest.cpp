@@ -51,9 +51,10 @@ TEST(Elementwise, ReluSquare) {
 }
 
 TEST(Elementwise, Softcap) {
-  // cap · tanhf(x / cap): a rounded division, tanhf (≤ 2 ulp) and a rounded
-  // product, so a few ulp of the result: rtol 5e-7. Inputs reach ±4·cap so
-  // the saturated region is covered.
+  // cap · tanh(x / cap): a rounded division, the kernel's tanh (Cephes'
+  // tanhf, about 1.1 ulp measured) and a rounded product, so a few ulp of
+  // the result: rtol 5e-7. Inputs reach ±4·cap so the saturated region and
+  // both sides of the tanh's switch at |x/cap| = 0.625 are covered.
   const float cap = 15.0f;
   for (int64_t n : kSizes) {
     const std::vector<float> x = ref::randomFloats(n, 24, -60, 60);
@@ -64,6 +65,21 @@ TEST(Elementwise, Softcap) {
       want[i] = cap * std::tanh(static_cast<double>(x[i]) / cap);
     EXPECT_TRUE(ref::allClose(y, want, 0.0, 5e-7)) << "n = " << n;
   }
+}
+
+TEST(Elementwise, SoftcapSpecialValues) {
+  // Infinities saturate to ±cap, zero and tiny values pass through, NaN
+  // propagates.
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> x = {inf, -inf, 0.0f, 1e-30f,
+                                std::numeric_limits<float>::quiet_NaN()};
+  std::vector<float> y(x.size());
+  softcap(x.data(), y.data(), static_cast<int64_t>(x.size()), 30.0f);
+  EXPECT_EQ(y[0], 30.0f);
+  EXPECT_EQ(y[1], -30.0f);
+  EXPECT_EQ(y[2], 0.0f);
+  EXPECT_FLOAT_EQ(y[3], 1e-30f);
+  EXPECT_TRUE(std::isnan(y[4]));
 }
 
 } // namespace

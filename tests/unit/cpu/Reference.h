@@ -1,4 +1,4 @@
-//===- Reference.h - double-precision references for kernel tests -*- C++ -*-===//
+//===- Reference.h - double-precision kernel references --------*- C++ -*-===//
 //
 // Plain, deliberately naive implementations of the CPU kernels in double
 // precision, written from the kernels' specifications and not from their
@@ -155,8 +155,8 @@ inline std::vector<double> rope(const std::vector<float> &x, int64_t B,
         s = std::sin(angle);
       } else {
         const float inverseFrequency =
-            1.0f / std::pow(base, static_cast<float>(2 * j) /
-                                      static_cast<float>(D));
+            1.0f /
+            std::pow(base, static_cast<float>(2 * j) / static_cast<float>(D));
         const float angle = static_cast<float>(t) * inverseFrequency;
         const float cosF = std::cos(angle), sinF = std::sin(angle);
         c = roundToBf16 ? roundBf16(cosF) : cosF;
@@ -263,12 +263,10 @@ inline std::vector<double> attnApply(const std::vector<float> &p,
 
 /// Causal attention in double: returns o [B, T, H, D] and fills lse
 /// [B, H, T] with the natural-log log-sum-exp of each row's visible scores.
-inline std::vector<double> causalAttention(const std::vector<float> &q,
-                                           const std::vector<float> &k,
-                                           const std::vector<float> &v,
-                                           int64_t B, int64_t T, int64_t H,
-                                           int64_t Hkv, int64_t D, float scale,
-                                           std::vector<double> &lse) {
+inline std::vector<double>
+causalAttention(const std::vector<float> &q, const std::vector<float> &k,
+                const std::vector<float> &v, int64_t B, int64_t T, int64_t H,
+                int64_t Hkv, int64_t D, float scale, std::vector<double> &lse) {
   std::vector<double> o(B * T * H * D, 0.0);
   lse.assign(B * H * T, 0.0);
   std::vector<double> scores(T);

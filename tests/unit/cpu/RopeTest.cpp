@@ -10,8 +10,11 @@ struct RopeShape {
   int64_t B, T, H, D;
 };
 
-const RopeShape kShapes[] = {{1, 1, 1, 16},  {2, 7, 2, 32}, {1, 33, 4, 64},
-                             {2, 130, 3, 16}, {1, 65, 1, 128}};
+const RopeShape kShapes[] = {{1, 1, 1, 16},
+                             {2, 7, 2, 32},
+                             {1, 33, 4, 64},
+                             {2, 130, 3, 16},
+                             {1, 65, 1, 128}};
 constexpr float kBase = 10000.0f;
 
 std::vector<float> runRope(const std::vector<float> &x, const RopeShape &s,

@@ -29,12 +29,12 @@ TEST(Softmax, MatchesReference) {
   // fastExp is within 4 ulp, the float row sum over ≤ 4099 terms adds
   // ~cols·2^-24 worst case (vector lanes make it far less), then one
   // division: atol 1e-7 on probabilities ≤ 1 plus rtol 2e-6 covers it.
-  const int64_t shapes[][2] = {{1, 1}, {3, 7}, {33, 65}, {16, 130},
-                               {4, 4099}};
+  const int64_t shapes[][2] = {{1, 1}, {3, 7}, {33, 65}, {16, 130}, {4, 4099}};
   uint32_t seed = 60;
   for (const auto &shape : shapes) {
     const int64_t rows = shape[0], cols = shape[1];
-    const std::vector<float> x = ref::randomFloats(rows * cols, ++seed, -20, 20);
+    const std::vector<float> x =
+        ref::randomFloats(rows * cols, ++seed, -20, 20);
     std::vector<float> y(rows * cols);
     softmax(x.data(), y.data(), rows, cols);
     EXPECT_TRUE(ref::allClose(y, ref::softmax(x, rows, cols), 1e-7, 2e-6))

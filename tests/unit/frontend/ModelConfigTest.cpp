@@ -499,75 +499,8 @@ TEST(BundleConfig, SharesTomlValidation) {
 }
 
 //===----------------------------------------------------------------------===//
-// Lit inputs
+// Example models (the lit inputs in tests/frontend/ run through lit itself)
 //===----------------------------------------------------------------------===//
-
-/// Collapses runs of horizontal whitespace, as FileCheck does by default.
-std::string collapseSpaces(StringRef text) {
-  llvm::SmallVector<StringRef> words;
-  text.split(words, ' ', -1, /*KeepEmpty=*/false);
-  return llvm::join(words, " ");
-}
-
-/// Replays one lit input of tests/frontend: the file named by its
-/// "gptc compile <file>" RUN line must fail with exactly the diagnostic of
-/// its CHECK line ("not gptc") or print a summary containing its CHECK lines
-/// in order.
-void checkLitInput(StringRef path) {
-  SCOPED_TRACE(path.str());
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getFile(path);
-  ASSERT_TRUE(bool(buffer));
-  StringRef run;
-  llvm::SmallVector<std::string> checks;
-  llvm::SmallVector<StringRef> lines;
-  (*buffer)->getBuffer().split(lines, '\n');
-  for (StringRef line : lines) {
-    if (line.consume_front("# RUN: "))
-      run = line;
-    else if (line.consume_front("# CHECK: "))
-      checks.push_back(llvm::join(llvm::split(line, "[[FILE]]"), path));
-  }
-  ASSERT_FALSE(checks.empty());
-  StringRef input = run.split("gptc compile ").second.split(' ').first;
-  ASSERT_FALSE(input.empty()) << "no 'gptc compile' in RUN line";
-  std::string inputPath = llvm::join(llvm::split(input, "%s"), path);
-  llvm::Expected<GPTConfig> config = parseModelToml(inputPath);
-
-  if (run.starts_with("not ")) {
-    ASSERT_EQ(checks.size(), 1u);
-    EXPECT_EQ(errorOf(std::move(config)), checks.front());
-    return;
-  }
-  std::string output = collapseSpaces(summaryOf(std::move(config)));
-  size_t from = 0;
-  for (const std::string &check : checks) {
-    std::string pattern = collapseSpaces(check);
-    size_t at = output.find(pattern, from);
-    ASSERT_NE(at, std::string::npos) << "CHECK: " << check << "\n" << output;
-    from = at + pattern.size();
-  }
-}
-
-TEST(LitInputs, MatchTheParser) {
-  llvm::SmallString<128> root(GPTC_SOURCE_DIR);
-  llvm::sys::path::append(root, "tests", "frontend");
-  std::error_code ec;
-  unsigned count = 0;
-  for (llvm::sys::fs::recursive_directory_iterator it(root, ec), end;
-       it != end && !ec; it.increment(ec)) {
-    StringRef path = it->path();
-    StringRef file = llvm::sys::path::filename(path);
-    bool isModel = llvm::sys::path::filename(
-                       llvm::sys::path::parent_path(path)) == "models";
-    if (!path.ends_with(".toml") || !(file.starts_with("config-") || isModel))
-      continue;
-    checkLitInput(path);
-    ++count;
-  }
-  EXPECT_FALSE(ec) << ec.message();
-  EXPECT_GT(count, 20u);
-}
 
 TEST(LitInputs, ExampleModelsMatchTheirBundles) {
   for (StringRef bundle : {"classic-gqa", "classic-mha-fp32rope"}) {
