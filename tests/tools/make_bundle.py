@@ -22,9 +22,14 @@ Generate a bundle (numpy is the only dependency; `pip install numpy`):
         --batch 2 --seq 16 --seed 7
 
 Check the reference against an existing bundle (its float64 logits and loss
-must agree to 1e-9):
+must agree to 1e-9, or 1e-6 when rope_bf16 is false, see below):
 
     python3 tests/tools/make_bundle.py --check tests/golden/classic-gqa
+
+A bundle made by torch with rope_bf16 false agrees only to ~1e-7: its float32
+RoPE tables come from torch's cos/sin, which differ from the correctly rounded
+ones used here by 1 ulp in a few percent of the entries (with rope_bf16 true
+the bfloat16 rounding hides that).
 
 The script is a dev tool: the bundles it writes are committed as data and the
 tests never run it.
@@ -43,8 +48,10 @@ FORMAT = "nanochat_ref/1"
 GENERATOR = "tests/tools/make_bundle.py"
 # RMSNorm epsilon of the classic model: float32 machine epsilon, 2^-23.
 RMS_EPS = float(np.finfo(np.float32).eps)
-# Agreement required of the float64 reference by --check.
+# Agreement required of the float64 reference by --check; bundles with
+# float32 RoPE tables made by torch differ in 1-ulp table entries (docstring).
 CHECK_TOL = 1e-9
+CHECK_TOL_FP32_ROPE = 1e-6
 SUGGESTED_TOLERANCES = {
     "logits_f32_abs": 1e-05,
     "loss_f32_abs": 1e-05,
@@ -67,8 +74,8 @@ def write_safetensors(path, tensors, metadata):
     """
     header, blobs, offset = {}, [], 0
     for name, array in tensors.items():
-        array = np.ascontiguousarray(array)
-        blob = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+        array = np.asarray(array)
+        blob = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes(order="C")
         header[name] = {
             "dtype": ST_NAMES[array.dtype],
             "shape": list(array.shape),
@@ -148,11 +155,19 @@ def round_to_bf16(x):
 
 
 def rope_tables(T, D, base, bf16):
-    """cos and sin [T, D/2] in float32, computed the way nanochat does in torch."""
+    """cos and sin [T, D/2] in float32, built the way nanochat builds them.
+
+    inv_freq and the angles are float32 operations, as in torch. cos and sin
+    of the float32 angles are evaluated in float64 and rounded to float32,
+    i.e. correctly rounded: numpy's float32 cos/sin (SIMD, version- and
+    CPU-dependent) and torch's (its vector math library) are both only
+    within 1 ulp of that, and each picks different last bits.
+    """
     exponent = np.arange(0, D, 2, dtype=np.float32) / np.float32(D)
     inv_freq = np.float32(1.0) / (np.float32(base) ** exponent)
     angle = np.arange(T, dtype=np.float32)[:, None] * inv_freq[None, :]
-    cos, sin = np.cos(angle), np.sin(angle)
+    cos = np.cos(angle.astype(np.float64)).astype(np.float32)
+    sin = np.sin(angle.astype(np.float64)).astype(np.float32)
     if bf16:
         cos, sin = round_to_bf16(cos), round_to_bf16(sin)
     return cos, sin
@@ -356,9 +371,10 @@ def check_bundle(bundle):
     loss_err = abs(float(cross_entropy(logits64, targets)) - float(golden["loss_f64"]))
     logits32_err = float(np.abs(logits32 - golden["logits"]).max())
     loss32_err = abs(float(cross_entropy(logits32, targets)) - float(golden["loss"]))
-    ok = logits_err < CHECK_TOL and loss_err < CHECK_TOL
+    tol = CHECK_TOL if cfg["rope_bf16"] else CHECK_TOL_FP32_ROPE
+    ok = logits_err < tol and loss_err < tol
     print(f"{bundle}: f64 max |logits - logits_f64| {logits_err:.3e}, "
-          f"|loss - loss_f64| {loss_err:.3e} (tolerance {CHECK_TOL:g}): "
+          f"|loss - loss_f64| {loss_err:.3e} (tolerance {tol:g}): "
           f"{'ok' if ok else 'FAIL'}")
     print(f"{bundle}: f32 max |logits - logits| {logits32_err:.3e}, "
           f"|loss - loss| {loss32_err:.3e} (informational)")

@@ -24,9 +24,11 @@ class AttentionTest
     : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, Heads>> {
 protected:
   void SetUp() override {
-    std::tie(T, D, std::ignore) = GetParam();
-    H = std::get<2>(GetParam()).H;
-    Hkv = std::get<2>(GetParam()).Hkv;
+    const auto &[sequence, headSize, heads] = GetParam();
+    T = sequence;
+    D = headSize;
+    H = heads.H;
+    Hkv = heads.Hkv;
     scale = 1.0f / std::sqrt(static_cast<float>(D));
     const uint32_t seed = static_cast<uint32_t>(T * 1000 + D * 10 + H + Hkv);
     // Inputs in [-2, 2) make scores of a few units: peaked but not one-hot
