@@ -11,10 +11,42 @@ using namespace mlir;
 using namespace gptc;
 
 static constexpr std::pair<Stage, llvm::StringLiteral> kStageNames[] = {
-    {Stage::Graph, "graph"},     {Stage::Fused, "fused"},
-    {Stage::Kernels, "kernels"}, {Stage::Planned, "planned"},
+    {Stage::Graph, "graph"},         {Stage::Fused, "fused"},
+    {Stage::Autodiff, "autodiff"},   {Stage::Recompute, "recompute"},
+    {Stage::Decode, "decode-graph"},
+    {Stage::Kernels, "kernels"},     {Stage::Planned, "planned"},
     {Stage::EmitC, "emitc"},
 };
+
+StringRef gptc::modeName(Mode mode) {
+  switch (mode) {
+  case Mode::Forward:
+    return "forward";
+  case Mode::Train:
+    return "train";
+  case Mode::Decode:
+    return "decode";
+  }
+  return "";
+}
+
+std::optional<Mode> gptc::parseMode(StringRef name) {
+  if (name == "forward")
+    return Mode::Forward;
+  if (name == "train")
+    return Mode::Train;
+  if (name == "decode")
+    return Mode::Decode;
+  return std::nullopt;
+}
+
+bool gptc::hasStage(Mode mode, Stage stage) {
+  if (stage == Stage::Autodiff || stage == Stage::Recompute)
+    return mode == Mode::Train;
+  if (stage == Stage::Decode)
+    return mode == Mode::Decode;
+  return true;
+}
 
 StringRef gptc::stageName(Stage stage) {
   for (auto [s, name] : kStageNames)
@@ -30,17 +62,17 @@ std::optional<Stage> gptc::parseStage(StringRef name) {
   return std::nullopt;
 }
 
-void gptc::buildForwardPipeline(OpPassManager &pm,
-                                const PipelineOptions &options, Stage last) {
-  if (last == Stage::Graph)
-    return;
-  // Attention as one fused op: no T×T scores buffer, LSE kept for backward.
+/// Fuses causal attention: no T×T scores buffer, the LSE kept for backward.
+static void addAttentionFusion(OpPassManager &pm) {
   pm.addPass(createFuseCausalAttention());
   // Fold reshape chains and drop what fusion left dead.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  if (last == Stage::Fused)
-    return;
+}
+
+/// From kernels to C++: shared by every mode. Stops after `last`.
+static void addCodegen(OpPassManager &pm, const PipelineOptions &options,
+                       Stage last) {
   // One kernel call per op on flat buffers; parameters packed in one buffer.
   pm.addPass(createLowerToKernels());
   if (last == Stage::Kernels)
@@ -53,11 +85,86 @@ void gptc::buildForwardPipeline(OpPassManager &pm,
   pm.addPass(createConvertToEmitC(ConvertToEmitCOptions{options.target}));
 }
 
+void gptc::buildForwardPipeline(OpPassManager &pm,
+                                const PipelineOptions &options, Stage last) {
+  if (last == Stage::Graph)
+    return;
+  addAttentionFusion(pm);
+  if (last == Stage::Fused)
+    return;
+  addCodegen(pm, options, last);
+}
+
+void gptc::buildTrainPipeline(OpPassManager &pm, const PipelineOptions &options,
+                              Stage last) {
+  if (last == Stage::Graph)
+    return;
+  addAttentionFusion(pm);
+  if (last == Stage::Fused)
+    return;
+  // @train_step: @forward returning only the loss; canonicalize drops the
+  // logits' consumers so that the head can fuse with the loss.
+  pm.addPass(createMakeTrainStep());
+  pm.addPass(createCanonicalizerPass());
+  // lm_head + soft-cap + cross-entropy in token chunks: no [B, T, V] buffer.
+  pm.addPass(createFuseLmHeadLoss());
+  // Gradients of every parameter, from each op's VJP.
+  pm.addPass(createAutodiff());
+  pm.addPass(createCSEPass());
+  if (last == Stage::Autodiff)
+    return;
+  // Keep or recompute each saved activation, per policy.
+  pm.addPass(createRecompute(
+      RecomputeOptions{options.recompute, options.memoryBudget}));
+  if (last == Stage::Recompute)
+    return;
+  addCodegen(pm, options, last);
+}
+
+void gptc::buildDecodePipeline(OpPassManager &pm,
+                               const PipelineOptions &options, Stage last) {
+  if (last == Stage::Graph)
+    return;
+  addAttentionFusion(pm);
+  if (last == Stage::Fused)
+    return;
+  // Incremental functions over an explicit KV cache; drop what only fed the
+  // loss.
+  pm.addPass(createMakeDecode(MakeDecodeOptions{options.kvCapacity}));
+  pm.addPass(createCanonicalizerPass());
+  if (last == Stage::Decode)
+    return;
+  addCodegen(pm, options, last);
+}
+
+void gptc::buildPipeline(OpPassManager &pm, Mode mode,
+                         const PipelineOptions &options, Stage last) {
+  switch (mode) {
+  case Mode::Forward:
+    return buildForwardPipeline(pm, options, last);
+  case Mode::Train:
+    return buildTrainPipeline(pm, options, last);
+  case Mode::Decode:
+    return buildDecodePipeline(pm, options, last);
+  }
+}
+
 namespace {
 struct PipelineCLOptions : PassPipelineOptions<PipelineCLOptions> {
   Option<std::string> target{*this, "target",
                              llvm::cl::desc("Backend: cpu or cuda"),
                              llvm::cl::init("cpu")};
+  Option<std::string> recompute{
+      *this, "recompute",
+      llvm::cl::desc("Training: none, minimal, full or auto"),
+      llvm::cl::init("minimal")};
+  Option<int64_t> memoryBudget{
+      *this, "memory-budget",
+      llvm::cl::desc("Training, recompute=auto: arena bytes"),
+      llvm::cl::init(0)};
+  Option<int64_t> kvCapacity{*this, "kv-capacity",
+                             llvm::cl::desc("Decoding: KV-cache slots per row"),
+                             llvm::cl::init(0)};
 };
 } // namespace
 
@@ -67,5 +174,20 @@ void gptc::registerPipelines() {
       "Forward pass: fuse attention, lower to kernels, plan memory, EmitC",
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
         buildForwardPipeline(pm, PipelineOptions{cl.target});
+      });
+  PassPipelineRegistration<PipelineCLOptions>(
+      "gptc-train-pipeline",
+      "Training: the forward pipeline plus @train_step with gradients",
+      [](OpPassManager &pm, const PipelineCLOptions &cl) {
+        buildTrainPipeline(pm, PipelineOptions{cl.target, cl.recompute,
+                                               cl.memoryBudget});
+      });
+  PassPipelineRegistration<PipelineCLOptions>(
+      "gptc-decode-pipeline",
+      "Decoding: prefill and step over an explicit KV cache",
+      [](OpPassManager &pm, const PipelineCLOptions &cl) {
+        buildDecodePipeline(pm, PipelineOptions{cl.target, cl.recompute,
+                                                cl.memoryBudget,
+                                                cl.kvCapacity});
       });
 }

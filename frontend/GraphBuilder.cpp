@@ -24,8 +24,8 @@ namespace {
 class ForwardBuilder {
 public:
   ForwardBuilder(MLIRContext &ctx, const GPTConfig &config, int64_t B,
-                 int64_t T)
-      : ctx(ctx), b(&ctx), cfg(config), B(B), T(T) {}
+                 int64_t T, StringRef funcName)
+      : ctx(ctx), b(&ctx), cfg(config), B(B), T(T), funcName(funcName) {}
 
   OwningOpRef<ModuleOp> build();
 
@@ -60,6 +60,7 @@ private:
   OpBuilder b;
   const GPTConfig &cfg;
   int64_t B, T;
+  StringRef funcName;
   std::vector<std::string> paramNames;
   SmallVector<Type> paramTypes;
   llvm::StringMap<Value> params;
@@ -95,7 +96,8 @@ Value ForwardBuilder::attention(Value u, const std::string &prefix) {
   auto rope = [&](Value x) {
     return b.create<RopeOp>(at(prefix + ".rope"), x,
                             b.getF32FloatAttr(cfg.ropeBase),
-                            b.getBoolAttr(cfg.ropeBf16));
+                            b.getBoolAttr(cfg.ropeBf16),
+                            /*inverse=*/b.getBoolAttr(false));
   };
   q = rmsNorm(rope(q), prefix + ".q_norm"); // QK-norm comes after RoPE
   k = rmsNorm(rope(k), prefix + ".k_norm");
@@ -136,7 +138,7 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
   SmallVector<Type> resultTypes{f32({B, T, cfg.vocabSize}), f32({})};
 
   b.setInsertionPointToEnd(module->getBody());
-  auto func = b.create<func::FuncOp>(at(cfg.name), "forward",
+  auto func = b.create<func::FuncOp>(at(cfg.name), funcName,
                                      b.getFunctionType(argTypes, resultTypes));
   auto ioName = [&](StringRef name) {
     return b.getNamedAttr("gptc.name", b.getStringAttr(name));
@@ -180,8 +182,9 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
 
 OwningOpRef<ModuleOp> gptc::buildForwardGraph(MLIRContext &ctx,
                                               const GPTConfig &config,
-                                              int64_t batch, int64_t seqLen) {
-  return ForwardBuilder(ctx, config, batch, seqLen).build();
+                                              int64_t batch, int64_t seqLen,
+                                              StringRef funcName) {
+  return ForwardBuilder(ctx, config, batch, seqLen, funcName).build();
 }
 
 std::string gptc::configToJson(const GPTConfig &config) {

@@ -10,14 +10,15 @@
 
 namespace gptc {
 
-/// Builds `func.func @forward(tokens [B, T] i32, targets [B, T] i32,
+/// Builds `func.func @<funcName>(tokens [B, T] i32, targets [B, T] i32,
 /// parameters...) -> (logits [B, T, V], loss)` for the nanochat GPT described
 /// by `config`, with the model config as JSON in the module's `gptc.config`
 /// attribute. Parameters are arguments named like nanochat's state_dict; every
 /// op carries a location naming the layer and the part of the model.
 mlir::OwningOpRef<mlir::ModuleOp>
 buildForwardGraph(mlir::MLIRContext &ctx, const GPTConfig &config,
-                  int64_t batch, int64_t seqLen);
+                  int64_t batch, int64_t seqLen,
+                  llvm::StringRef funcName = "forward");
 
 /// The model config as a JSON object (stored in programs and checkpoints).
 std::string configToJson(const GPTConfig &config);

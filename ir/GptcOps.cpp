@@ -119,12 +119,12 @@ SmallVector<Attribute> RMSNormOp::getKernelScalars() { return {getEpsAttr()}; }
 // LinearOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &types) {
-  auto x = cast<RankedTensorType>(adaptor.getX().getType());
-  auto w = cast<RankedTensorType>(adaptor.getWeight().getType());
+/// The result type of x [..., K] · w [N, K]ᵀ, or an error at `loc`.
+static FailureOr<RankedTensorType> inferLinearType(std::optional<Location> loc,
+                                                   Value xValue,
+                                                   Value wValue) {
+  auto x = cast<RankedTensorType>(xValue.getType());
+  auto w = cast<RankedTensorType>(wValue.getType());
   if (w.getRank() != 2)
     return emitOptionalError(loc, "expects a weight of rank 2 [N, K], got rank ",
                              w.getRank());
@@ -136,7 +136,18 @@ LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
                              " (weights are stored [out, in])");
   SmallVector<int64_t> shape(x.getShape());
   shape.back() = w.getDimSize(0);
-  types.push_back(RankedTensorType::get(shape, x.getElementType()));
+  return RankedTensorType::get(shape, x.getElementType());
+}
+
+LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &types) {
+  FailureOr<RankedTensorType> type =
+      inferLinearType(loc, adaptor.getX(), adaptor.getWeight());
+  if (failed(type))
+    return failure();
+  types.push_back(*type);
   return success();
 }
 
@@ -203,7 +214,8 @@ SmallVector<int64_t> RopeOp::getKernelDims() {
 
 SmallVector<Attribute> RopeOp::getKernelScalars() {
   Builder b(getContext());
-  return {getBaseAttr(), b.getI32IntegerAttr(getRoundBf16() ? 1 : 0)};
+  return {getBaseAttr(), b.getI32IntegerAttr(getRoundBf16() ? 1 : 0),
+          b.getI32IntegerAttr(getInverse() ? 1 : 0)};
 }
 
 //===----------------------------------------------------------------------===//
@@ -305,12 +317,14 @@ SmallVector<int64_t> AttnApplyOp::getKernelDims() {
 // CausalAttentionOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult CausalAttentionOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &types) {
-  auto q = cast<RankedTensorType>(adaptor.getQ().getType());
-  auto k = cast<RankedTensorType>(adaptor.getK().getType());
-  auto v = cast<RankedTensorType>(adaptor.getV().getType());
+/// The [B, T, H, D] output and [B, H, T] log-sum-exp types of causal
+/// attention over q, k, v, or an error at `loc`.
+static LogicalResult inferAttentionTypes(std::optional<Location> loc, Value qv,
+                                         Value kv, Value vv,
+                                         SmallVectorImpl<Type> &types) {
+  auto q = cast<RankedTensorType>(qv.getType());
+  auto k = cast<RankedTensorType>(kv.getType());
+  auto v = cast<RankedTensorType>(vv.getType());
   if (failed(verifyQueryKeyShapes(loc, q.getShape(), k.getShape(), "k")) ||
       failed(verifyQueryKeyShapes(loc, q.getShape(), v.getShape(), "v")))
     return failure();
@@ -324,6 +338,13 @@ LogicalResult CausalAttentionOp::inferReturnTypes(
   types.push_back(RankedTensorType::get(
       {q.getDimSize(0), q.getDimSize(2), q.getDimSize(1)}, q.getElementType()));
   return success();
+}
+
+LogicalResult CausalAttentionOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &types) {
+  return inferAttentionTypes(loc, adaptor.getQ(), adaptor.getK(),
+                             adaptor.getV(), types);
 }
 
 StringRef CausalAttentionOp::getKernelName() { return "causalAttention"; }
@@ -398,6 +419,323 @@ SmallVector<int64_t> CrossEntropyOp::getKernelDims() {
 
 SmallVector<Attribute> CrossEntropyOp::getKernelScalars() {
   return {getIgnoreIndexAttr()};
+}
+
+//===----------------------------------------------------------------------===//
+// LmHeadLossOp
+//===----------------------------------------------------------------------===//
+
+/// Checks x [..., C], w [V, C] and targets [...] of the fused loss ops.
+static LogicalResult verifyLmHeadOperands(std::optional<Location> loc,
+                                          RankedTensorType x,
+                                          RankedTensorType w,
+                                          RankedTensorType targets) {
+  if (w.getRank() != 2 || x.getRank() < 1 ||
+      x.getShape().back() != w.getDimSize(1))
+    return emitOptionalError(loc, "expects x [..., C] and weight [V, C], got ",
+                             x, " and ", w);
+  if (x.getShape().drop_back() != targets.getShape())
+    return emitOptionalError(loc, "targets ", targets,
+                             " must have x's shape without the channel axis");
+  return success();
+}
+
+LogicalResult LmHeadLossOp::inferReturnTypes(MLIRContext *ctx,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &types) {
+  auto x = cast<RankedTensorType>(adaptor.getX().getType());
+  if (failed(verifyLmHeadOperands(
+          loc, x, cast<RankedTensorType>(adaptor.getWeight().getType()),
+          cast<RankedTensorType>(adaptor.getTargets().getType()))))
+    return failure();
+  types.push_back(RankedTensorType::get({}, x.getElementType()));
+  return success();
+}
+
+StringRef LmHeadLossOp::getKernelName() { return "lmHeadLoss"; }
+
+SmallVector<int64_t> LmHeadLossOp::getKernelDims() {
+  auto [rows, channels] = rowsAndCols(tensorOf(getX()));
+  return {rows, channels, tensorOf(getWeight()).getDimSize(0)};
+}
+
+SmallVector<Attribute> LmHeadLossOp::getKernelScalars() {
+  return {getCapAttr(), getIgnoreIndexAttr()};
+}
+
+//===----------------------------------------------------------------------===//
+// FillOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FillOp::verify() {
+  if (!getType().hasStaticShape())
+    return emitOpError("expects a static shape");
+  return success();
+}
+
+StringRef FillOp::getKernelName() { return "fill"; }
+SmallVector<int64_t> FillOp::getKernelDims() {
+  return {getType().getNumElements()};
+}
+SmallVector<Attribute> FillOp::getKernelScalars() { return {getValueAttr()}; }
+
+//===----------------------------------------------------------------------===//
+// EmbeddingGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingGradOp::verify() {
+  RankedTensorType table = getType(), grad = tensorOf(getGrad());
+  ArrayRef<int64_t> ids = tensorOf(getIds()).getShape();
+  if (table.getRank() != 2)
+    return emitOpError("expects a table gradient of rank 2 [V, C], got ")
+           << table;
+  if (grad.getShape().drop_back() != ids || grad.getShape().back() !=
+                                                table.getDimSize(1))
+    return emitOpError("expects a gradient of shape ids × C, got ") << grad;
+  return success();
+}
+
+StringRef EmbeddingGradOp::getKernelName() { return "embeddingBackward"; }
+
+SmallVector<int64_t> EmbeddingGradOp::getKernelDims() {
+  return {tensorOf(getIds()).getNumElements(), getType().getDimSize(0),
+          getType().getDimSize(1)};
+}
+
+//===----------------------------------------------------------------------===//
+// RMSNormGradOp, ReluSquareGradOp
+//===----------------------------------------------------------------------===//
+
+StringRef RMSNormGradOp::getKernelName() { return "rmsNormBackward"; }
+
+SmallVector<int64_t> RMSNormGradOp::getKernelDims() {
+  auto [rows, cols] = rowsAndCols(getType());
+  return {rows, cols};
+}
+
+SmallVector<Attribute> RMSNormGradOp::getKernelScalars() {
+  return {getEpsAttr()};
+}
+
+StringRef ReluSquareGradOp::getKernelName() { return "reluSquareBackward"; }
+
+SmallVector<int64_t> ReluSquareGradOp::getKernelDims() {
+  return {getType().getNumElements()};
+}
+
+//===----------------------------------------------------------------------===//
+// LinearGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearGradOp::inferReturnTypes(MLIRContext *ctx,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &types) {
+  FailureOr<RankedTensorType> forward =
+      inferLinearType(loc, adaptor.getX(), adaptor.getWeight());
+  if (failed(forward))
+    return failure();
+  if (*forward != adaptor.getGrad().getType())
+    return emitOptionalError(loc, "expects the output gradient to be ",
+                             *forward, ", got ", adaptor.getGrad().getType());
+  types.push_back(adaptor.getX().getType());
+  types.push_back(adaptor.getWeight().getType());
+  return success();
+}
+
+StringRef LinearGradOp::getKernelName() { return "linearBackward"; }
+
+SmallVector<int64_t> LinearGradOp::getKernelDims() {
+  auto [rows, in] = rowsAndCols(tensorOf(getX()));
+  return {rows, in, tensorOf(getWeight()).getDimSize(0)};
+}
+
+//===----------------------------------------------------------------------===//
+// CausalAttentionGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CausalAttentionGradOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &types) {
+  SmallVector<Type> forward;
+  if (failed(inferAttentionTypes(loc, adaptor.getQ(), adaptor.getK(),
+                                 adaptor.getV(), forward)))
+    return failure();
+  if (adaptor.getOut().getType() != forward[0] ||
+      adaptor.getGradOut().getType() != forward[0] ||
+      adaptor.getLse().getType() != forward[1])
+    return emitOptionalError(loc, "expects out and grad_out of type ",
+                             forward[0], " and lse of type ", forward[1]);
+  types.push_back(adaptor.getQ().getType());
+  types.push_back(adaptor.getK().getType());
+  types.push_back(adaptor.getV().getType());
+  return success();
+}
+
+StringRef CausalAttentionGradOp::getKernelName() {
+  return "causalAttentionBackward";
+}
+
+SmallVector<int64_t> CausalAttentionGradOp::getKernelDims() {
+  ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
+  return {q[0], q[1], q[2], tensorOf(getK()).getDimSize(2), q[3]};
+}
+
+SmallVector<Attribute> CausalAttentionGradOp::getKernelScalars() {
+  return {getScaleAttr()};
+}
+
+//===----------------------------------------------------------------------===//
+// LmHeadLossGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LmHeadLossGradOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &types) {
+  auto x = cast<RankedTensorType>(adaptor.getX().getType());
+  auto w = cast<RankedTensorType>(adaptor.getWeight().getType());
+  if (failed(verifyLmHeadOperands(
+          loc, x, w, cast<RankedTensorType>(adaptor.getTargets().getType()))))
+    return failure();
+  types.push_back(x);
+  types.push_back(w);
+  return success();
+}
+
+StringRef LmHeadLossGradOp::getKernelName() { return "lmHeadLossBackward"; }
+
+SmallVector<int64_t> LmHeadLossGradOp::getKernelDims() {
+  auto [rows, channels] = rowsAndCols(tensorOf(getX()));
+  return {rows, channels, tensorOf(getWeight()).getDimSize(0)};
+}
+
+SmallVector<Attribute> LmHeadLossGradOp::getKernelScalars() {
+  return {getCapAttr(), getIgnoreIndexAttr()};
+}
+
+//===----------------------------------------------------------------------===//
+// Decode ops
+//===----------------------------------------------------------------------===//
+
+/// Checks a KV cache [L, R, Cap, Hkv, D] against rows R and layer `layer`.
+static LogicalResult verifyCache(Operation *op, RankedTensorType cache,
+                                 int64_t rows, int64_t layer) {
+  if (cache.getDimSize(1) != rows)
+    return op->emitOpError("expects a cache of ")
+           << rows << " rows [L, R, Cap, Hkv, D], got " << cache;
+  if (layer < 0 || layer >= cache.getDimSize(0))
+    return op->emitOpError("layer ")
+           << layer << " is outside the cache's " << cache.getDimSize(0)
+           << " layers";
+  return success();
+}
+
+/// Checks per-row lengths [R].
+static LogicalResult verifyLengths(Operation *op, Value lengths,
+                                   int64_t rows) {
+  ArrayRef<int64_t> shape = tensorOf(lengths).getShape();
+  if (shape.size() != 1 || shape[0] != rows)
+    return op->emitOpError("expects one length per row [")
+           << rows << "], got " << lengths.getType();
+  return success();
+}
+
+LogicalResult RopeAtOp::verify() {
+  RankedTensorType type = getType();
+  if (type.getRank() != 4 || type.getDimSize(3) % 2 != 0)
+    return emitOpError("expects [R, T, H, D] with an even D, got ") << type;
+  return verifyLengths(*this, getPositions(), type.getDimSize(0));
+}
+
+StringRef RopeAtOp::getKernelName() { return "ropeAt"; }
+
+SmallVector<int64_t> RopeAtOp::getKernelDims() {
+  return llvm::to_vector(getType().getShape());
+}
+
+SmallVector<Attribute> RopeAtOp::getKernelScalars() {
+  Builder b(getContext());
+  return {getBaseAttr(), b.getI32IntegerAttr(getRoundBf16() ? 1 : 0)};
+}
+
+LogicalResult KVAppendOp::verify() {
+  RankedTensorType cache = tensorOf(getCache());
+  ArrayRef<int64_t> entries = tensorOf(getNewEntries()).getShape();
+  int64_t rows = cache.getDimSize(1);
+  if (failed(verifyCache(*this, cache, rows, getLayer())) ||
+      failed(verifyLengths(*this, getLengths(), rows)))
+    return failure();
+  if (entries.size() != 4 || entries[0] != rows ||
+      entries[2] != cache.getDimSize(3) || entries[3] != cache.getDimSize(4))
+    return emitOpError("expects new entries [R, T, Hkv, D] matching the "
+                       "cache ")
+           << cache << ", got " << getNewEntries().getType();
+  if (entries[1] > cache.getDimSize(2))
+    return emitOpError("writes ") << entries[1] << " tokens into a cache of "
+                                  << cache.getDimSize(2) << " slots per row";
+  return success();
+}
+
+unsigned KVAppendOp::getTiedOperandIndex() { return 0; }
+
+StringRef KVAppendOp::getKernelName() { return "kvAppend"; }
+
+SmallVector<int64_t> KVAppendOp::getKernelDims() {
+  SmallVector<int64_t> dims(tensorOf(getCache()).getShape());
+  dims.push_back(tensorOf(getNewEntries()).getDimSize(1)); // T
+  return dims;
+}
+
+SmallVector<Attribute> KVAppendOp::getKernelScalars() {
+  return {Builder(getContext()).getI32IntegerAttr(getLayer())};
+}
+
+LogicalResult CachedAttentionOp::verify() {
+  ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
+  RankedTensorType cache = tensorOf(getKCache());
+  if (q.size() != 4)
+    return emitOpError("expects queries [R, T, H, D], got ") << getQ().getType();
+  if (cache != tensorOf(getVCache()))
+    return emitOpError("expects key and value caches of one type");
+  if (failed(verifyCache(*this, cache, q[0], getLayer())) ||
+      failed(verifyLengths(*this, getLengths(), q[0])))
+    return failure();
+  if (q[3] != cache.getDimSize(4) || q[2] % cache.getDimSize(3) != 0)
+    return emitOpError("expects queries with the cache's head dim and a "
+                       "multiple of its ")
+           << cache.getDimSize(3) << " key/value heads, got "
+           << getQ().getType();
+  if (getType() != getQ().getType())
+    return emitOpError("expects the result to have the queries' type");
+  return success();
+}
+
+StringRef CachedAttentionOp::getKernelName() { return "cachedAttention"; }
+
+SmallVector<int64_t> CachedAttentionOp::getKernelDims() {
+  SmallVector<int64_t> dims(tensorOf(getKCache()).getShape()); // L R Cap Hkv D
+  ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
+  dims.push_back(q[1]); // T
+  dims.push_back(q[2]); // H
+  return dims;
+}
+
+SmallVector<Attribute> CachedAttentionOp::getKernelScalars() {
+  return {Builder(getContext()).getI32IntegerAttr(getLayer()),
+          getScaleAttr()};
+}
+
+unsigned KVAdvanceOp::getTiedOperandIndex() { return 0; }
+
+StringRef KVAdvanceOp::getKernelName() { return "kvAdvance"; }
+
+SmallVector<int64_t> KVAdvanceOp::getKernelDims() {
+  return {getType().getNumElements()};
+}
+
+SmallVector<Attribute> KVAdvanceOp::getKernelScalars() {
+  return {Builder(getContext()).getI32IntegerAttr(getBy())};
 }
 
 //===----------------------------------------------------------------------===//

@@ -30,6 +30,15 @@ constexpr llvm::StringLiteral kBufferRoleAttrName = "gptc.buffer";
 constexpr llvm::StringLiteral kIONameAttrName = "gptc.name";
 /// Argument attribute: the tensor shape a flat input/output buffer holds.
 constexpr llvm::StringLiteral kShapeAttrName = "gptc.shape";
+/// Result attribute of a gradient: the parameter it belongs to. Lowered into
+/// the gradient buffer, laid out like the parameter buffer.
+constexpr llvm::StringLiteral kGradOfAttrName = "gptc.grad_of";
+/// Op attribute set by gptc-autodiff on every backward op.
+constexpr llvm::StringLiteral kBackwardAttrName = "gptc.backward";
+/// Function attributes set by gptc-recompute: the policy chosen per layer
+/// and the FLOPs its recomputation adds to one step.
+constexpr llvm::StringLiteral kRecomputeAttrName = "gptc.recompute";
+constexpr llvm::StringLiteral kRecomputeFlopsAttrName = "gptc.recompute_flops";
 /// Argument attribute marking an output buffer (a former result).
 constexpr llvm::StringLiteral kOutputAttrName = "gptc.output";
 

@@ -31,10 +31,17 @@ static MemRefType flatBufferType(Type tensorType) {
   return MemRefType::get({tensor.getNumElements()}, tensor.getElementType());
 }
 
-/// Follows reshapes back to the value that owns the buffer.
+/// Follows reshapes and in-place updates back to the value that owns the
+/// buffer.
 static Value bufferRoot(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
+  while (Operation *def = v.getDefiningOp()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(def))
+      v = view.getViewSource();
+    else if (auto inPlace = dyn_cast<InPlaceOpInterface>(def))
+      v = def->getOperand(inPlace.getTiedOperandIndex());
+    else
+      break;
+  }
   return v;
 }
 
@@ -70,6 +77,8 @@ private:
   func::FuncOp lowered;
   IRMapping buffers;            // tensor value → flat buffer
   DenseMap<Value, Value> outputOf; // returned root value → output argument
+  SmallVector<Value> resultBuffers;  // per result: its output buffer (null:
+                                     // an argument updated in place)
   SmallVector<Attribute> paramTable;
   int64_t paramBytes = 0;
 };
@@ -79,6 +88,7 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
   FunctionType type = func.getFunctionType();
   // Pack the parameters first: their offsets size the parameter buffer.
   SmallVector<std::pair<BlockArgument, int64_t>> paramOffsets;
+  llvm::StringMap<std::pair<int64_t, Type>> paramByName;
   for (BlockArgument arg : func.getArguments()) {
     auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
                                                   kParamAttrName);
@@ -89,6 +99,7 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
       return func.emitError("parameter '")
              << name.getValue() << "' must be a statically shaped tensor";
     paramOffsets.push_back({arg, paramBytes});
+    paramByName[name.getValue()] = {paramBytes, tensor};
     paramTable.push_back(DictionaryAttr::get(
         ctx, {b.getNamedAttr("name", name),
               b.getNamedAttr("shape", b.getDenseI64ArrayAttr(tensor.getShape())),
@@ -111,12 +122,40 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
     argAttrs.push_back(bufferAttrs(b, func.getArgAttrDict(arg.getArgNumber()),
                                    arg.getType(), /*isOutput=*/false));
   }
+  // Results: an output argument each, except gradients, which go into one
+  // buffer laid out like the parameters.
+  SmallVector<std::optional<unsigned>> resultArg;
+  SmallVector<int64_t> gradOffsets(type.getNumResults(), -1);
   for (auto [i, resultType] : llvm::enumerate(type.getResults())) {
     if (!isa<RankedTensorType>(resultType))
       return func.emitError("result ") << i << " must be a ranked tensor";
+    if (auto of = func.getResultAttrOfType<StringAttr>(i, kGradOfAttrName)) {
+      auto param = paramByName.find(of.getValue());
+      if (param == paramByName.end() || param->second.second != resultType)
+        return func.emitError("result ")
+               << i << " is the gradient of '" << of.getValue()
+               << "', which is not a parameter of type " << resultType;
+      gradOffsets[i] = param->second.first;
+      resultArg.push_back(std::nullopt);
+      continue;
+    }
+    // An argument updated in place (the KV cache) is its own output.
+    Value returned = func.getBody().front().getTerminator()->getOperand(i);
+    if (returned != bufferRoot(returned) &&
+        isa<BlockArgument>(bufferRoot(returned))) {
+      resultArg.push_back(std::nullopt);
+      continue;
+    }
+    resultArg.push_back(argTypes.size());
     argTypes.push_back(flatBufferType(resultType));
     argAttrs.push_back(bufferAttrs(b, func.getResultAttrDict(i), resultType,
                                    /*isOutput=*/true));
+  }
+  bool hasGrads = llvm::any_of(gradOffsets, [](int64_t o) { return o >= 0; });
+  if (hasGrads) {
+    argTypes.push_back(MemRefType::get({paramBytes}, b.getI8Type()));
+    argAttrs.push_back(b.getDictionaryAttr(
+        b.getNamedAttr(kBufferRoleAttrName, b.getStringAttr("grads"))));
   }
 
   b.setInsertionPoint(func);
@@ -130,21 +169,38 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
 
   Block *entry = lowered.addEntryBlock();
   b.setInsertionPointToStart(entry);
-  Value paramBuffer = entry->getArgument(0);
-  for (auto [arg, offset] : paramOffsets) {
-    // The view is named after the parameter it holds.
-    Location loc = NameLoc::get(func.getArgAttrOfType<StringAttr>(
-        arg.getArgNumber(), kParamAttrName));
+  // A view of `buffer` at `offset` holding a tensor of `type`, named `name`.
+  auto viewAt = [&](Value buffer, int64_t offset, Type type, StringRef name) {
+    Location loc = NameLoc::get(b.getStringAttr(name));
     Value byteShift = b.create<arith::ConstantIndexOp>(loc, offset);
-    buffers.map(arg, b.create<memref::ViewOp>(loc,
-                                              flatBufferType(arg.getType()),
-                                              paramBuffer, byteShift,
-                                              ValueRange{}));
-  }
+    return b.create<memref::ViewOp>(loc, flatBufferType(type), buffer,
+                                    byteShift, ValueRange{})
+        .getResult();
+  };
+  for (auto [arg, offset] : paramOffsets)
+    buffers.map(arg, viewAt(entry->getArgument(0), offset, arg.getType(),
+                            func.getArgAttrOfType<StringAttr>(
+                                    arg.getArgNumber(), kParamAttrName)
+                                .getValue()));
   unsigned next = 1;
   for (BlockArgument arg : func.getArguments())
     if (!func.getArgAttr(arg.getArgNumber(), kParamAttrName))
       buffers.map(arg, entry->getArgument(next++));
+  for (auto [i, resultType] : llvm::enumerate(type.getResults())) {
+    if (resultArg[i]) {
+      resultBuffers.push_back(entry->getArgument(*resultArg[i]));
+      continue;
+    }
+    if (gradOffsets[i] < 0) { // updated in place: the argument's buffer
+      resultBuffers.push_back(Value());
+      continue;
+    }
+    StringRef of =
+        func.getResultAttrOfType<StringAttr>(i, kGradOfAttrName).getValue();
+    resultBuffers.push_back(viewAt(entry->getArguments().back(),
+                                   gradOffsets[i], resultType,
+                                   ("grad." + of).str()));
+  }
   return success();
 }
 
@@ -153,15 +209,15 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
 /// twice, would need a copy kernel the runtime does not have.
 LogicalResult FunctionLowering::assignOutputs() {
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-  unsigned firstOutput = lowered.getNumArguments() - ret.getNumOperands();
   for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
     Value root = bufferRoot(value);
+    if (!resultBuffers[i])
+      continue; // an argument updated in place
     if (isa<BlockArgument>(root))
       return ret.emitError("result ")
              << i << " returns a function argument; only computed values can "
                      "be results";
-    if (!outputOf.try_emplace(root, lowered.getArgument(firstOutput + i))
-             .second)
+    if (!outputOf.try_emplace(root, resultBuffers[i]).second)
       return ret.emitError("result ") << i << " returns a value twice";
   }
   return success();
@@ -181,6 +237,28 @@ LogicalResult FunctionLowering::lowerOp(OpBuilder &b, Operation *op) {
     return op->emitError("'")
            << op->getName() << "' has no runtime kernel; run the passes that "
                                "rewrite it first";
+
+  // An in-place op writes its tied operand's buffer, which nothing may read
+  // afterwards: the old value is gone.
+  if (auto inPlace = dyn_cast<InPlaceOpInterface>(op)) {
+    unsigned tied = inPlace.getTiedOperandIndex();
+    Value old = op->getOperand(tied);
+    for (Operation *user : old.getUsers())
+      if (user != op && op->isBeforeInBlock(user))
+        return op->emitError("updates a value in place that is still read "
+                             "afterwards");
+    Value buffer = buffers.lookup(old);
+    buffers.map(op->getResult(0), buffer);
+    SmallVector<Value> inputs;
+    for (auto [i, operand] : llvm::enumerate(op->getOperands()))
+      if (i != tied)
+        inputs.push_back(buffers.lookup(operand));
+    b.create<KernelOp>(op->getLoc(), kernel.getKernelName(), inputs,
+                       ValueRange{buffer},
+                       b.getDenseI64ArrayAttr(kernel.getKernelDims()),
+                       b.getArrayAttr(kernel.getKernelScalars()));
+    return success();
+  }
 
   SmallVector<Value> inputs, outputs;
   for (Value operand : op->getOperands())

@@ -35,6 +35,168 @@ def FuseCausalAttention : Pass<"gptc-fuse-causal-attention", "::mlir::ModuleOp">
   ];
 }
 
+def MakeTrainStep : Pass<"gptc-make-train-step", "::mlir::ModuleOp"> {
+  let summary = "Derive the training step's forward from the forward function";
+  let description = [{
+    Clones `@forward` into `@train_step` keeping only the result named
+    "loss"; what only fed the logits becomes dead and canonicalization drops
+    it. `@forward` stays for evaluation. gptc-autodiff then adds the
+    gradients.
+
+    Before:
+    ```mlir
+    func.func @forward(...) -> (tensor<2x16x97xf32> {gptc.name = "logits"}, tensor<f32> {gptc.name = "loss"})
+    ```
+    After:
+    ```mlir
+    func.func @forward(...) -> (tensor<2x16x97xf32> {gptc.name = "logits"}, tensor<f32> {gptc.name = "loss"})
+    func.func @train_step(...) -> (tensor<f32> {gptc.name = "loss"})
+    ```
+  }];
+  let dependentDialects = ["::gptc::GptcDialect", "::mlir::func::FuncDialect"];
+}
+
+def FuseLmHeadLoss : Pass<"gptc-fuse-lm-head-loss", "::mlir::ModuleOp"> {
+  let summary = "Fuse lm_head → soft-cap → cross-entropy into one chunked op";
+  let description = [{
+    When the logits feed only the loss, `linear` → `softcap` →
+    `cross_entropy` becomes `gptc.lm_head_loss`, whose kernels work on a few
+    token rows at a time: the [B, T, V] logits are never stored, forward or
+    backward. Logits that are also returned are left alone.
+
+    Before:
+    ```mlir
+    %z = gptc.linear %x, %w : tensor<2x16x64xf32>, tensor<97x64xf32> -> tensor<2x16x97xf32>
+    %s = gptc.softcap %z {cap = 1.5e+01 : f32} : tensor<2x16x97xf32>
+    %loss = gptc.cross_entropy %s, %t {ignore_index = -1 : i32} : ... -> tensor<f32>
+    ```
+    After:
+    ```mlir
+    %loss = gptc.lm_head_loss %x, %w, %t {cap = 1.5e+01 : f32, ignore_index = -1 : i32} : ... -> tensor<f32>
+    ```
+  }];
+  let dependentDialects = ["::gptc::GptcDialect"];
+}
+
+def Autodiff : Pass<"gptc-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Append the gradient of the loss for every parameter";
+  let description = [{
+    Reverse-mode differentiation of a function whose single result is a
+    scalar loss: walks the ops backwards asking each for its gradient rule
+    (VJPOpInterface), sums the gradients of values used more than once, and
+    returns after the loss one gradient per parameter argument, marked
+    `gptc.grad_of = "<parameter name>"`. An op on the path from a parameter
+    to the loss without a gradient rule is an error naming it.
+
+    Before:
+    ```mlir
+    func.func @train_step(%x: tensor<4x8xf32>, %w: tensor<8x8xf32> {gptc.param = "w"}) -> tensor<f32> {
+      %y = gptc.relu_square %x : ...
+      ...
+    ```
+    After:
+    ```mlir
+    func.func @train_step(...) -> (tensor<f32>, tensor<8x8xf32> {gptc.grad_of = "w"}) {
+      ...
+      %one = gptc.fill {value = 1.0 : f32} : tensor<f32>
+      %dx, %dw = gptc.linear_grad ...
+      return %loss, %dw : ...
+    ```
+  }];
+  let dependentDialects = ["::gptc::GptcDialect"];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "The function to differentiate">,
+  ];
+}
+
+def Recompute : Pass<"gptc-recompute", "::mlir::ModuleOp"> {
+  let summary = "Recompute forward values in the backward instead of keeping them";
+  let description = [{
+    Activation checkpointing on a differentiated function. A forward value
+    the backward reads is either kept alive from the forward until its last
+    backward use, or recomputed: its op is cloned just before the backward
+    needs it, so the original dies early and the memory planner reuses its
+    bytes. Policies:
+      * `none`: keep everything;
+      * `minimal`: recompute the ops that are cheap to redo (norms, RoPE,
+        relu², reshapes; CostOpInterface) from values that are kept anyway;
+        costs almost no FLOPs;
+      * `full`: per layer (ops located under `transformer.h.<i>.`) keep only
+        the layer's inputs and recompute the whole layer, matmuls and
+        attention included, before its backward: one extra forward;
+      * `auto`: the fewest `full` layers (the rest `minimal`) whose planned
+        arena fits `memory-budget` bytes.
+    The function records `gptc.recompute` (the choice per layer) and
+    `gptc.recompute_flops` (the FLOPs added to one step).
+
+    Before (`minimal`):
+    ```mlir
+    %n = gptc.rms_norm %x ...             // kept until the backward
+    ... backward ...
+    %dx, %dw = gptc.linear_grad %dq, %n, %w {gptc.backward}
+    ```
+    After:
+    ```mlir
+    %n = gptc.rms_norm %x ...             // dies after its forward uses
+    ... backward ...
+    %n2 = gptc.rms_norm %x ...            // recomputed
+    %dx, %dw = gptc.linear_grad %dq, %n2, %w {gptc.backward}
+    ```
+  }];
+  let dependentDialects = ["::gptc::GptcDialect"];
+  let options = [
+    Option<"policy", "policy", "std::string", /*default=*/"\"minimal\"",
+           "none, minimal, full or auto">,
+    Option<"memoryBudget", "memory-budget", "int64_t", /*default=*/"0",
+           "auto: the most arena bytes the plan may use">,
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "The differentiated function">,
+  ];
+}
+
+def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
+  let summary = "Turn forward functions into incremental decode functions";
+  let description = [{
+    Training and the forward pass see the whole sequence at once; decoding
+    sees a few new tokens at a time and must keep every earlier key and
+    value. For each function returning "logits" and taking "tokens"
+    [R, T], this pass adds an explicit KV cache, two tensors
+    [L, R, Cap, Hkv, D] ("k_cache", "v_cache"), and per-row lengths [R]
+    ("lengths"), and rewrites the graph to use them:
+      * RoPE rotates at the rows' positions (`gptc.rope_at`, positions
+        lengths[r] + t);
+      * each causal attention writes its new keys and values into its layer
+        of the cache (`gptc.kv_append`) and attends over the cached prefix
+        (`gptc.cached_attention`, causal aligned to the bottom right);
+      * the lengths advance by T once per call (`gptc.kv_advance`).
+    The function returns the logits of the new tokens and the updated cache
+    and lengths; the loss and the targets go. Run after
+    gptc-fuse-causal-attention.
+
+    Before:
+    ```mlir
+    %q2 = gptc.rope %q {...} : tensor<1x1x4x16xf32>
+    %o, %lse = gptc.causal_attention %q2, %k2, %v {scale = 0.25 : f32} : ...
+    ```
+    After:
+    ```mlir
+    %q2 = gptc.rope_at %q, %lengths {...} : tensor<1x1x4x16xf32>, tensor<1xi32>
+    %kc1 = gptc.kv_append %kc, %lengths, %k2 {layer = 0 : i64} : ...
+    %vc1 = gptc.kv_append %vc, %lengths, %v {layer = 0 : i64} : ...
+    %o = gptc.cached_attention %q2, %kc1, %vc1, %lengths {layer = 0 : i64, scale = 0.25 : f32} : ...
+    ...
+    %l1 = gptc.kv_advance %lengths {by = 1 : i64} : tensor<1xi32>
+    return %logits, %kc2, %vc2, %l1 : ...
+    ```
+  }];
+  let dependentDialects = ["::gptc::GptcDialect"];
+  let options = [
+    Option<"capacity", "capacity", "int64_t", /*default=*/"0",
+           "KV-cache slots per row (Cap)">,
+  ];
+}
+
 def LowerToKernels : Pass<"gptc-lower-to-kernels", "::mlir::ModuleOp"> {
   let summary = "Lower the tensor graph to kernel calls on flat buffers";
   let description = [{

@@ -5,6 +5,7 @@
 #include "backends/common/Json.h"
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 #include <set>
 

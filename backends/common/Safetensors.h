@@ -17,10 +17,10 @@
 #ifndef GPTC_BACKENDS_COMMON_SAFETENSORS_H
 #define GPTC_BACKENDS_COMMON_SAFETENSORS_H
 
+#include "backends/common/BFloat16.h"
 #include "backends/common/Status.h"
 
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -158,25 +158,6 @@ struct TensorRef {
 Status writeSafetensors(const std::string &path,
                         const std::vector<TensorRef> &tensors,
                         const std::map<std::string, std::string> &metadata);
-
-/// Widens a bfloat16 (the top 16 bits of an IEEE float) exactly.
-inline float bf16ToF32(uint16_t bits) {
-  uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float value;
-  std::memcpy(&value, &wide, sizeof(value));
-  return value;
-}
-
-/// Rounds a float to the nearest bfloat16, ties to even; NaN stays a (quiet)
-/// NaN with its sign, and values beyond the bfloat16 range become infinity.
-inline uint16_t f32ToBf16(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof(bits));
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
-    return static_cast<uint16_t>((bits >> 16) | 0x0040u);
-  uint32_t roundingBias = 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>((bits + roundingBias) >> 16);
-}
 
 } // namespace gptc
 

@@ -8,20 +8,20 @@
 // (online softmax), and normalises once at the end; no T×T matrix exists.
 //
 // K is first transposed, once per call, into contiguous tiles of kTileK keys
-// ([D, kTileK] each). Per key tile, scores are then computed kBlockRows query
-// rows at a time in registers (kBlockRows × kTileK floats); each row's scores
-// become softmax weights; then the weights times the tile's V rows are added
-// kBlockRows rows × kBlockCols output columns at a time, again in registers.
-// All inner loops run unit-stride over a compile-time width so they
-// vectorise to AVX-512.
+// ([D, kTileK] each), and V copied into contiguous rows per kv head (in
+// place, rows Hkv·D floats apart would fall into a few cache sets). Per key
+// tile, scores are then computed kBlockRows query rows at a time in
+// registers; each row's scores become softmax weights; then the weights
+// times the tile's V rows are added to the accumulators, again a register
+// block at a time (AttentionTiles.h).
 //
 //===----------------------------------------------------------------------===//
 
+#include "backends/cpu/AttentionTiles.h"
 #include "backends/cpu/Kernels.h"
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <vector>
 
 namespace gptc::cpu {
@@ -29,12 +29,6 @@ namespace {
 
 // Query rows per task.
 constexpr int64_t kTileQ = 64;
-// Keys per tile: four AVX-512 vectors of scores per query row.
-constexpr int64_t kTileK = 64;
-// Query rows per register block; kBlockRows × kTileK scores or
-// kBlockRows × kBlockCols output columns fill 16 vector registers.
-constexpr int64_t kBlockRows = 4;
-constexpr int64_t kBlockCols = 64;
 static_assert(kTileQ % kBlockRows == 0, "a tile is whole register blocks");
 
 /// Per-thread working memory of one task.
@@ -43,45 +37,12 @@ struct AttentionScratch {
       : queries(kTileQ * D), accumulators(kTileQ * D), weights(kTileQ * kTileK),
         rowMax(kTileQ), rowSum(kTileQ) {}
 
-  std::vector<float> queries;      // [kTileQ, D], scale · q, zero-padded rows
-  std::vector<float> accumulators; // [kTileQ, D], unnormalised output rows
-  std::vector<float> weights;      // [kTileQ, kTileK], scores then weights
-  std::vector<float> rowMax;       // [kTileQ], running max m
-  std::vector<float> rowSum;       // [kTileQ], running sum l
+  AlignedFloats queries;      // [kTileQ, D], scale · q, zero-padded rows
+  AlignedFloats accumulators; // [kTileQ, D], unnormalised output rows
+  AlignedFloats weights;      // [kTileQ, kTileK], scores then weights
+  std::vector<float> rowMax;  // [kTileQ], running max m
+  std::vector<float> rowSum;  // [kTileQ], running sum l
 };
-
-/// keysT[tiles, D, kTileK] = k[T, D] (row stride `stride`) cut into tiles
-/// of kTileK keys, each transposed, zero past key T.
-void transposeKeys(const float *k, int64_t stride, int64_t T, int64_t tiles,
-                   int64_t D, float *keysT) {
-  for (int64_t tile = 0; tile < tiles; ++tile) {
-    const int64_t j0 = tile * kTileK;
-    const int64_t keys = std::min(kTileK, T - j0);
-    for (int64_t d = 0; d < D; ++d) {
-      float *column = keysT + (tile * D + d) * kTileK;
-      for (int64_t j = 0; j < keys; ++j)
-        column[j] = k[(j0 + j) * stride + d];
-      std::fill(column + keys, column + kTileK, 0.0f);
-    }
-  }
-}
-
-/// scores[kBlockRows, kTileK] = queries[kBlockRows, D] · keysT[D, kTileK].
-void blockScores(const float *queries, const float *keysT, int64_t D,
-                 float *scores) {
-  float block[kBlockRows][kTileK] = {};
-  for (int64_t d = 0; d < D; ++d) {
-    const float *column = keysT + d * kTileK;
-    for (int64_t r = 0; r < kBlockRows; ++r) {
-      const float qd = queries[r * D + d];
-#pragma omp simd
-      for (int64_t j = 0; j < kTileK; ++j)
-        block[r][j] += qd * column[j];
-    }
-  }
-  for (int64_t r = 0; r < kBlockRows; ++r)
-    std::copy(block[r], block[r] + kTileK, scores + r * kTileK);
-}
 
 /// Turns one query row's scores[kTileK] into softmax weights against its
 /// running state: weights past `visible` become 0, m and l are updated and
@@ -104,50 +65,13 @@ void softmaxRow(float *scores, int64_t visible, float &m, float &l,
     accumulator[d] *= correction;
 }
 
-/// accumulators[kBlockRows, D] += weights[kBlockRows, kTileK] (first `keys`
-/// columns) · v[keys, D] (row stride `stride`).
-void blockApply(const float *weights, const float *v, int64_t stride,
-                int64_t keys, int64_t D, float *accumulators) {
-  int64_t d0 = 0;
-  for (; d0 + kBlockCols <= D; d0 += kBlockCols) {
-    float block[kBlockRows][kBlockCols];
-    for (int64_t r = 0; r < kBlockRows; ++r)
-      std::copy(accumulators + r * D + d0,
-                accumulators + r * D + d0 + kBlockCols, block[r]);
-    for (int64_t j = 0; j < keys; ++j) {
-      const float *vRow = v + j * stride + d0;
-      for (int64_t r = 0; r < kBlockRows; ++r) {
-        const float w = weights[r * kTileK + j];
-#pragma omp simd
-        for (int64_t c = 0; c < kBlockCols; ++c)
-          block[r][c] += w * vRow[c];
-      }
-    }
-    for (int64_t r = 0; r < kBlockRows; ++r)
-      std::copy(block[r], block[r] + kBlockCols, accumulators + r * D + d0);
-  }
-  // Columns past the last whole block (D % kBlockCols): accumulate in place.
-  if (d0 == D)
-    return;
-  for (int64_t j = 0; j < keys; ++j) {
-    const float *vRow = v + j * stride;
-    for (int64_t r = 0; r < kBlockRows; ++r) {
-      const float w = weights[r * kTileK + j];
-      float *accumulator = accumulators + r * D;
-#pragma omp simd
-      for (int64_t c = d0; c < D; ++c)
-        accumulator[c] += w * vRow[c];
-    }
-  }
-}
-
 /// The tensors of one causalAttention call and their dimensions.
 struct AttentionProblem {
-  const float *q;     // [B, T, H, D]
-  const float *keysT; // [B, Hkv, keyTiles, D, kTileK], from transposeKeys
-  const float *v;     // [B, T, Hkv, D]
-  float *o;           // [B, T, H, D]
-  float *lse;         // [B, H, T]
+  const float *q;      // [B, T, H, D]
+  const float *keysT;  // [B, Hkv, keyTiles, D, kTileK], transposed K tiles
+  const float *values; // [B, Hkv, T, D], V per kv head
+  float *o;            // [B, T, H, D]
+  float *lse;          // [B, H, T]
   int64_t T, H, Hkv, D;
   int64_t headKeysT; // floats of keysT per (b, kv head)
   float scale;
@@ -164,14 +88,15 @@ void attendQueryTile(const AttentionProblem &p, int64_t b, int64_t h,
   // dropped.
   const int64_t blockedRows = (rows + kBlockRows - 1) / kBlockRows * kBlockRows;
   const float *headKeysT = p.keysT + (b * Hkv + kvHead) * p.headKeysT;
-  const float *headValues = p.v + (b * T * Hkv + kvHead) * D;
+  const float *headValues = p.values + (b * Hkv + kvHead) * T * D;
 
   const float *qRows = p.q + ((b * T + i0) * H + h) * D;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t d = 0; d < D; ++d)
-      scratch.queries[r * D + d] = p.scale * qRows[r * H * D + d];
-  std::fill(scratch.queries.begin() + rows * D, scratch.queries.end(), 0.0f);
-  std::fill(scratch.accumulators.begin(), scratch.accumulators.end(), 0.0f);
+      scratch.queries.data()[r * D + d] = p.scale * qRows[r * H * D + d];
+  std::fill(scratch.queries.data() + rows * D,
+            scratch.queries.data() + kTileQ * D, 0.0f);
+  scratch.accumulators.fill(0.0f);
   std::fill(scratch.rowMax.begin(), scratch.rowMax.end(),
             -std::numeric_limits<float>::infinity());
   std::fill(scratch.rowSum.begin(), scratch.rowSum.end(), 0.0f);
@@ -180,8 +105,8 @@ void attendQueryTile(const AttentionProblem &p, int64_t b, int64_t h,
   for (int64_t j0 = 0; j0 < i0 + rows; j0 += kTileK) {
     const int64_t keys = std::min(kTileK, i0 + rows - j0);
     for (int64_t r = 0; r < blockedRows; r += kBlockRows)
-      blockScores(scratch.queries.data() + r * D, headKeysT + j0 * D, D,
-                  scratch.weights.data() + r * kTileK);
+      tileScores(scratch.queries.data() + r * D, D, headKeysT + j0 * D, D,
+                 scratch.weights.data() + r * kTileK);
     for (int64_t r = 0; r < blockedRows; ++r) {
       // Key j0 + j is visible to query i0 + r iff j <= i0 + r - j0.
       const int64_t visible = std::clamp<int64_t>(i0 + r + 1 - j0, 0, keys);
@@ -190,8 +115,9 @@ void attendQueryTile(const AttentionProblem &p, int64_t b, int64_t h,
                  scratch.accumulators.data() + r * D, D);
     }
     for (int64_t r = 0; r < blockedRows; r += kBlockRows)
-      blockApply(scratch.weights.data() + r * kTileK, headValues + j0 * Hkv * D,
-                 Hkv * D, keys, D, scratch.accumulators.data() + r * D);
+      multiplyAddRows(scratch.weights.data() + r * kTileK, kTileK, 1,
+                      headValues + j0 * D, D, keys,
+                      scratch.accumulators.data() + r * D, D, D);
   }
 
   for (int64_t r = 0; r < rows; ++r) {
@@ -219,12 +145,13 @@ void causalAttention(const float *q, // [B, T, H, D]
   const int64_t queryTiles = (T + kTileQ - 1) / kTileQ;
   const int64_t keyTiles = (T + kTileK - 1) / kTileK;
   const int64_t headKeysT = keyTiles * D * kTileK;
-  // [B, Hkv, keyTiles, D, kTileK]; transposeKeys writes every element.
-  std::unique_ptr<float[]> keysT(new float[B * Hkv * headKeysT]);
+  // [B, Hkv, keyTiles, D, kTileK]; transposeTile writes every element.
+  float *keysT = workspace(0, B * Hkv * headKeysT);
+  float *values = workspace(1, B * Hkv * T * D);
   AttentionProblem problem;
   problem.q = q;
-  problem.keysT = keysT.get();
-  problem.v = v;
+  problem.keysT = keysT;
+  problem.values = values;
   problem.o = o;
   problem.lse = lse;
   problem.T = T;
@@ -236,11 +163,19 @@ void causalAttention(const float *q, // [B, T, H, D]
 
 #pragma omp parallel
   {
+#pragma omp for collapse(3)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t kvHead = 0; kvHead < Hkv; ++kvHead)
+        for (int64_t tile = 0; tile < keyTiles; ++tile)
+          transposeTile(k + ((b * T + tile * kTileK) * Hkv + kvHead) * D,
+                        Hkv * D, std::min(kTileK, T - tile * kTileK), D,
+                        keysT + (b * Hkv + kvHead) * headKeysT +
+                            tile * D * kTileK);
 #pragma omp for collapse(2)
     for (int64_t b = 0; b < B; ++b)
       for (int64_t kvHead = 0; kvHead < Hkv; ++kvHead)
-        transposeKeys(k + (b * T * Hkv + kvHead) * D, Hkv * D, T, keyTiles, D,
-                      keysT.get() + (b * Hkv + kvHead) * headKeysT);
+        copyRows(v + (b * T * Hkv + kvHead) * D, Hkv * D, T, D, T,
+                 values + (b * Hkv + kvHead) * T * D);
 
     AttentionScratch scratch(D);
     // A task is one query tile of one (batch, kv head) for all the heads of

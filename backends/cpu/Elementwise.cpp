@@ -1,15 +1,13 @@
 //===- Elementwise.cpp - elementwise kernels ------------------------------===//
 //
-// scale, add, reluSquare and softcap: one pass over n elements, split across
-// threads only when n is large enough to pay for waking them. softcap runs
-// over the whole logits tensor, so it uses a vectorisable tanh instead of
-// glibc's scalar tanhf.
+// fill, scale, add, reluSquare, its gradient and softcap: one pass over n
+// elements, split across threads only when n is large enough to pay for
+// waking them. softcap runs over the whole logits tensor, so it uses the
+// vectorisable fastTanh instead of glibc's scalar tanhf.
 //
 //===----------------------------------------------------------------------===//
 
 #include "backends/cpu/Kernels.h"
-
-#include <cmath>
 
 namespace gptc::cpu {
 namespace {
@@ -17,24 +15,14 @@ namespace {
 // Below this many elements one thread is faster than an OpenMP fork/join.
 constexpr int64_t kParallelThreshold = 1 << 15;
 
-/// tanh(x) within a few ulp, vectorisable (Cephes' tanhf): an odd
-/// polynomial for |x| < 0.625, else sign(x)·(1 − 2 / (e^(2|x|) + 1)), which
-/// has no cancellation there. Large |x| gives ±1, NaN stays NaN.
-inline float fastTanh(float x) {
-  const float magnitude = std::fabs(x);
-  const float z = x * x;
-  float poly = -5.70498872745e-3f;
-  poly = poly * z + 2.06390887954e-2f;
-  poly = poly * z - 5.37397155531e-2f;
-  poly = poly * z + 1.33314422036e-1f;
-  poly = poly * z - 3.33332819422e-1f;
-  const float small = poly * z * x + x;
-  const float large =
-      std::copysign(1.0f - 2.0f / (fastExp(2.0f * magnitude) + 1.0f), x);
-  return magnitude < 0.625f ? small : large;
-}
-
 } // namespace
+
+void fill(float *y, // [n]
+          int64_t n, float value) {
+#pragma omp parallel for simd if (n >= kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = value;
+}
 
 void scale(const float *x, // [n]
            float *y,       // [n]
@@ -61,6 +49,17 @@ void reluSquare(const float *x, // [n]
     // Written so that a NaN input stays NaN, as in torch.relu.
     const float relu = x[i] < 0.0f ? 0.0f : x[i];
     y[i] = relu * relu;
+  }
+}
+
+void reluSquareBackward(const float *x,  // [n]
+                        const float *dy, // [n]
+                        float *dx,       // [n]
+                        int64_t n) {
+#pragma omp parallel for simd if (n >= kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) {
+    const float relu = x[i] < 0.0f ? 0.0f : x[i];
+    dx[i] = 2.0f * relu * dy[i];
   }
 }
 

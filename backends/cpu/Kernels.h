@@ -1,27 +1,33 @@
-//===- Kernels.h - CPU runtime kernels of the forward pass ------*- C++ -*-===//
+//===- Kernels.h - CPU runtime kernels for training -------------*- C++ -*-===//
 //
-// The kernels a generated CPU program calls, one per graph operation, plus
-// small inline helpers they share (bfloat16 rounding, a vectorisable exp and
-// a vectorisable maximum). The code generator calls every kernel
-// generically, so each signature is: input pointers, output pointers,
-// int64_t dimensions, then scalar attributes. Buffers are contiguous,
-// row-major float32 unless noted; each kernel's comment gives the shapes in
-// llm.c letters (B batch, T sequence, C channels, H query heads, Hkv
-// key/value heads, D head size, V vocabulary). Callers guarantee
-// non-negative dimensions, H % Hkv == 0 and an even D for rope.
+// The kernels a generated CPU program calls, one per graph operation of the
+// forward pass and of its gradient, plus small inline helpers they share
+// (bfloat16 rounding, a vectorisable exp, tanh and maximum). The code
+// generator calls every kernel generically, so each signature is: input
+// pointers, output pointers, int64_t dimensions, then scalar attributes.
+// Buffers are contiguous, row-major float32 unless noted; each kernel's
+// comment gives the shapes in llm.c letters (B batch, T sequence, C
+// channels, H query heads, Hkv key/value heads, D head size, V vocabulary).
+// Callers guarantee non-negative dimensions, H % Hkv == 0 and an even D for
+// rope. Outputs never alias inputs, and every output element is written.
 //
-// Precision: reductions whose length is a model dimension (rmsNorm's sum of
-// squares, crossEntropy's sums) accumulate in double; softmax row sums, the
-// attention's online-softmax sums and the GEMMs (oneDNN) accumulate in float.
-// The kernels are parallelised with OpenMP and give the same results, up to
-// float rounding of reductions, for any thread count.
+// Precision: reductions whose length is a model dimension (rmsNorm's sums of
+// squares, the cross-entropy losses' sums) accumulate in double; softmax row
+// sums, the attention's online-softmax sums and the GEMMs (oneDNN)
+// accumulate in float. The kernels are parallelised with OpenMP and give the
+// same results, up to float rounding of reductions, for any thread count.
+// crossEntropy and embeddingBackward sum in an order that does not depend on
+// the thread count, causalAttentionBackward in one fixed for a fixed count.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef GPTC_BACKENDS_CPU_KERNELS_H
 #define GPTC_BACKENDS_CPU_KERNELS_H
 
+#include "backends/common/BFloat16.h"
+
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -29,20 +35,7 @@ namespace gptc::cpu {
 
 /// `x` rounded to the nearest bfloat16 (ties to even) and widened back to
 /// float. NaN stays NaN (quiet, same sign); overflow rounds to infinity.
-inline float roundToBf16(float x) {
-  uint32_t bits = __builtin_bit_cast(uint32_t, x);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) {
-    // Keep sign and top payload bits; set the quiet bit so that dropping the
-    // low payload cannot turn the NaN into an infinity.
-    bits = (bits | 0x00400000u) & 0xffff0000u;
-  } else {
-    // Adding 0x7fff plus the lowest kept bit rounds to nearest, ties to even;
-    // a carry out of the mantissa correctly bumps the exponent.
-    const uint32_t lowestKept = (bits >> 16) & 1u;
-    bits = (bits + 0x7fffu + lowestKept) & 0xffff0000u;
-  }
-  return __builtin_bit_cast(float, bits);
-}
+inline float roundToBf16(float x) { return bf16ToF32(f32ToBf16(x)); }
 
 /// e^x for float, written with plain arithmetic, min/max and selects so that
 /// loops calling it vectorise (glibc's expf does not without -ffast-math,
@@ -94,6 +87,23 @@ inline float fastExp(float x) {
   return x != x ? x : overflowed;
 }
 
+/// tanh(x) within a few ulp, vectorisable (Cephes' tanhf): an odd
+/// polynomial for |x| < 0.625, else sign(x)·(1 − 2 / (e^(2|x|) + 1)), which
+/// has no cancellation there. Large |x| gives ±1, NaN stays NaN.
+inline float fastTanh(float x) {
+  const float magnitude = std::fabs(x);
+  const float z = x * x;
+  float poly = -5.70498872745e-3f;
+  poly = poly * z + 2.06390887954e-2f;
+  poly = poly * z - 5.37397155531e-2f;
+  poly = poly * z + 1.33314422036e-1f;
+  poly = poly * z - 3.33332819422e-1f;
+  const float small = poly * z * x + x;
+  const float large =
+      std::copysign(1.0f - 2.0f / (fastExp(2.0f * magnitude) + 1.0f), x);
+  return magnitude < 0.625f ? small : large;
+}
+
 /// The largest of `init` and x[n], ignoring NaNs. Written as a select,
 /// which GCC vectorises (std::max in an omp simd max-reduction it does not).
 inline float maxOf(const float *x, int64_t n, float init) {
@@ -122,9 +132,12 @@ void rmsNorm(const float *x, float *y, int64_t rows, int64_t cols, float eps);
 /// b = x[..., D/2:], y = concat(a·cos + b·sin, −a·sin + b·cos) where the
 /// angle is t · invFreq[j] and invFreq[j] = 1 / base^(2j/D), all computed in
 /// float32 as torch does. When roundBf16 != 0 the cos and sin tables are
-/// rounded to bfloat16 first (as nanochat stores them).
+/// rounded to bfloat16 first (as nanochat stores them). When inverse != 0
+/// the rotation is by −angle, y = concat(a·cos − b·sin, a·sin + b·cos): the
+/// transpose of the forward rotation, so rope's gradient (dx = rope of dy
+/// with inverse set).
 void rope(const float *x, float *y, int64_t B, int64_t T, int64_t H, int64_t D,
-          float base, int32_t roundBf16);
+          float base, int32_t roundBf16, int32_t inverse);
 
 /// y[n] = factor · x[n].
 void scale(const float *x, float *y, int64_t n, float factor);
@@ -172,6 +185,68 @@ void softmax(const float *x, float *y, int64_t rows, int64_t cols);
 /// mapping of causalAttention.
 void attnApply(const float *p, const float *v, float *o, int64_t B, int64_t T,
                int64_t H, int64_t Hkv, int64_t D);
+
+//===----------------------------------------------------------------------===//
+// Training: the gradients of the kernels above and fused lm_head losses.
+// "dname" is the gradient of the loss with respect to buffer "name".
+//===----------------------------------------------------------------------===//
+
+/// y[n] = value.
+void fill(float *y, int64_t n, float value);
+
+/// Gradient of embedding: dtable[V, C] = 0, then dtable[ids[p], :] +=
+/// dy[p, :] for p < n in order of p, with dy [n, C] and ids (int32 [n]) in
+/// [0, V). Threads split the channels, so the result is the same for any
+/// thread count.
+void embeddingBackward(const int32_t *ids, const float *dy, float *dtable,
+                       int64_t n, int64_t V, int64_t C);
+
+/// Gradient of rmsNorm per row of x[rows, cols]: with r = 1/sqrt(mean(x²) +
+/// eps) and y = x·r, dx[rows, cols] = r·(dy[rows, cols] − y·mean(dy∘y)).
+/// The row sums accumulate in double.
+void rmsNormBackward(const float *x, const float *dy, float *dx, int64_t rows,
+                     int64_t cols, float eps);
+
+/// Gradient of reluSquare: dx[n] = 2·relu(x[n])·dy[n].
+void reluSquareBackward(const float *x, const float *dy, float *dx, int64_t n);
+
+/// Gradients of linear (y[rows, out] = x[rows, in] · w[out, in]ᵀ):
+/// dx[rows, in] = dy[rows, out] · w and dw[out, in] = dyᵀ · x, both
+/// overwritten, by oneDNN's sgemm.
+void linearBackward(const float *dy, const float *x, const float *w, float *dx,
+                    float *dw, int64_t rows, int64_t in, int64_t out);
+
+/// Gradients of causalAttention (FlashAttention-2 backward) with its
+/// layouts: q, o, dout and dq [B, T, H, D]; k, v, dk and dv [B, T, Hkv, D];
+/// lse [B, H, T] as the forward wrote it. The attention weights are
+/// recomputed tile by tile as P = exp(scale·q·k − lse) (no T×T matrix), and
+/// dk, dv sum over the H / Hkv query heads of their group. dq is summed from
+/// per-thread partial buffers, so it is reproducible for a fixed thread
+/// count.
+void causalAttentionBackward(const float *q, const float *k, const float *v,
+                             const float *o, const float *lse,
+                             const float *dout, float *dq, float *dk, float *dv,
+                             int64_t B, int64_t T, int64_t H, int64_t Hkv,
+                             int64_t D, float scale);
+
+/// Fused lm_head, soft-cap and cross-entropy: loss[1] = crossEntropy of the
+/// logits cap·tanh(x[rows, C] · w[V, C]ᵀ / cap) against targets (int32
+/// [rows], each in [0, V) or ignoreIndex), computed a chunk of rows at a time
+/// so that no rows×V logits exist. NaN when every row is ignored. The loss
+/// sum accumulates in double.
+void lmHeadLoss(const float *x, const float *w, const int32_t *targets,
+                float *loss, int64_t rows, int64_t C, int64_t V, float cap,
+                int32_t ignoreIndex);
+
+/// Gradients of lmHeadLoss (x [rows, C], w [V, C], targets int32 [rows]) for
+/// the upstream gradient dloss[1]: with s the soft-capped logits and N the
+/// number of rows not ignored, the logits' gradient
+/// dz = dloss·(softmax(s) − onehot(target))·(1 − (s/cap)²)/N (0 on ignored
+/// rows) gives dx[rows, C] = dz · w and dw[V, C] = dzᵀ · x, both
+/// overwritten. dz is recomputed and consumed a chunk of rows at a time.
+void lmHeadLossBackward(const float *x, const float *w, const int32_t *targets,
+                        const float *dloss, float *dx, float *dw, int64_t rows,
+                        int64_t C, int64_t V, float cap, int32_t ignoreIndex);
 
 } // namespace gptc::cpu
 

@@ -1,10 +1,12 @@
 //===- Matmul.cpp - GEMM-based kernels: linear and unfused attention ------===//
 //
-// linear, attnScores and attnApply are single-precision GEMMs with strides,
-// computed by oneDNN's row-major sgemm (which threads with OpenMP itself).
+// linear, its gradient, attnScores and attnApply are single-precision GEMMs
+// with strides, computed by oneDNN's row-major sgemm (which threads with
+// OpenMP itself).
 //
 //===----------------------------------------------------------------------===//
 
+#include "backends/cpu/Gemm.h"
 #include "backends/cpu/Kernels.h"
 
 #include <algorithm>
@@ -14,20 +16,24 @@
 #include <dnnl.h>
 
 namespace gptc::cpu {
-namespace {
 
-/// c[m, n] = alpha · op(a) · op(b) with row-major leading dimensions; op(a)
-/// is [m, k] and op(b) is [k, n], transposed in memory when trans is 'T'.
-/// oneDNN rejects only malformed calls, which are caller bugs: abort.
 void sgemm(char transA, char transB, int64_t m, int64_t n, int64_t k,
            float alpha, const float *a, int64_t lda, const float *b,
-           int64_t ldb, float *c, int64_t ldc) {
+           int64_t ldb, float beta, float *c, int64_t ldc) {
+  // With nothing to sum oneDNN leaves c alone (for op(a) = aᵀ at least);
+  // the product is then 0 and c becomes beta · c.
+  if (k == 0) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+    return;
+  }
   // oneDNN wants leading dimensions >= 1 even for empty matrices, whose
   // leading dimension is never used.
   auto leading = [](int64_t ld) { return std::max<int64_t>(ld, 1); };
   dnnl_status_t status =
       dnnl_sgemm(transA, transB, m, n, k, alpha, a, leading(lda), b,
-                 leading(ldb), /*beta=*/0.0f, c, leading(ldc));
+                 leading(ldb), beta, c, leading(ldc));
   if (status != dnnl_success) {
     std::fprintf(stderr,
                  "gptc runtime: dnnl_sgemm(m=%lld, n=%lld, k=%lld) failed "
@@ -38,13 +44,21 @@ void sgemm(char transA, char transB, int64_t m, int64_t n, int64_t k,
   }
 }
 
-} // namespace
-
 void linear(const float *x, // [rows, in]
             const float *w, // [out, in]
             float *y,       // [rows, out]
             int64_t rows, int64_t in, int64_t out) {
-  sgemm('N', 'T', rows, out, in, 1.0f, x, in, w, in, y, out);
+  sgemm('N', 'T', rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+}
+
+void linearBackward(const float *dy, // [rows, out]
+                    const float *x,  // [rows, in]
+                    const float *w,  // [out, in]
+                    float *dx,       // [rows, in]
+                    float *dw,       // [out, in]
+                    int64_t rows, int64_t in, int64_t out) {
+  sgemm('N', 'N', rows, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+  sgemm('T', 'N', out, in, rows, 1.0f, dy, out, x, in, 0.0f, dw, in);
 }
 
 void attnScores(const float *q, // [B, T, H, D]
@@ -57,7 +71,7 @@ void attnScores(const float *q, // [B, T, H, D]
     for (int64_t h = 0; h < H; ++h) {
       const float *qHead = q + (b * T * H + h) * D;
       const float *kHead = k + (b * T * Hkv + h / group) * D;
-      sgemm('N', 'T', T, T, D, scale, qHead, H * D, kHead, Hkv * D,
+      sgemm('N', 'T', T, T, D, scale, qHead, H * D, kHead, Hkv * D, 0.0f,
             s + (b * H + h) * T * T, T);
     }
   }
@@ -72,7 +86,7 @@ void attnApply(const float *p, // [B, H, T, T]
     for (int64_t h = 0; h < H; ++h) {
       const float *vHead = v + (b * T * Hkv + h / group) * D;
       sgemm('N', 'N', T, D, T, 1.0f, p + (b * H + h) * T * T, T, vHead, Hkv * D,
-            o + (b * T * H + h) * D, H * D);
+            0.0f, o + (b * T * H + h) * D, H * D);
     }
   }
 }

@@ -20,29 +20,6 @@ extern const ProgramInfo forward_program;
 void forward(char *params, int32_t *tokens, int32_t *targets, float *logits,
              float *loss, char *arena);
 
-/// Reads `name` ([B, T] integers) from `file` into int32 values in [lo, hi).
-static Status readTokens(const SafetensorsFile &file, const BufferInfo &info,
-                         int64_t lo, int64_t hi, std::vector<int32_t> &out) {
-  std::vector<int64_t> values, shape;
-  if (Status status = file.readI64(info.name, values, shape); !status.ok())
-    return status;
-  std::vector<int64_t> expected(info.shape, info.shape + info.rank);
-  if (shape != expected)
-    return Status::error("{}: tensor '{}' has shape {}, but the program was "
-                         "compiled for {}; recompile with --batch/--seq",
-                         file.getPath(), info.name, formatShape(shape),
-                         formatShape(expected));
-  out.resize(values.size());
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (values[i] < lo || values[i] >= hi)
-      return Status::error("{}: tensor '{}' holds {} at index {}, outside "
-                           "[{}, {})",
-                           file.getPath(), info.name, values[i], i, lo, hi);
-    out[i] = int32_t(values[i]);
-  }
-  return Status::success();
-}
-
 int main(int argc, char **argv) {
   const ProgramInfo &program = forward_program;
   Expected<Args> args = Args::parse(
@@ -68,16 +45,9 @@ int main(int argc, char **argv) {
     return fail(argv[0], s);
 
   // inputs: tokens [B, T], targets [B, T]; outputs: logits [B, T, V], loss.
-  const BufferInfo &tokensInfo = program.inputs[0];
   const BufferInfo &logitsInfo = program.outputs[0];
-  int64_t vocab = logitsInfo.shape[logitsInfo.rank - 1];
-  Expected<SafetensorsFile> data = SafetensorsFile::open(args->get("data"));
-  if (!data.ok())
-    return fail(argv[0], data.status());
   std::vector<int32_t> tokens, targets;
-  if (Status s = readTokens(*data, tokensInfo, 0, vocab, tokens); !s.ok())
-    return fail(argv[0], s);
-  if (Status s = readTokens(*data, program.inputs[1], -1, vocab, targets);
+  if (Status s = loadBatch(program, args->get("data"), tokens, targets);
       !s.ok())
     return fail(argv[0], s);
 
@@ -94,11 +64,9 @@ int main(int argc, char **argv) {
               tokens.size(), seconds * 1e3, tokens.size() / seconds);
 
   if (args->has("out")) {
-    std::vector<int64_t> logitsShape(logitsInfo.shape,
-                                     logitsInfo.shape + logitsInfo.rank);
     Status s = writeSafetensors(
         args->get("out"),
-        {{"logits", DType::F32, logitsShape, logits.data()},
+        {{"logits", DType::F32, shapeOf(logitsInfo), logits.data()},
          {"loss", DType::F32, {}, &loss}},
         {{"config", program.config}});
     if (!s.ok())

@@ -2,8 +2,10 @@
 
 #include "backends/host/HostCommon.h"
 
+#include "backends/common/Json.h"
 #include "backends/common/Safetensors.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -78,6 +80,16 @@ Expected<int64_t> Args::getInt(const std::string &name, int64_t min,
   return int64_t(value);
 }
 
+Expected<double> Args::getReal(const std::string &name) const {
+  std::string text = get(name);
+  char *end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(value))
+    return Status::error("option '--{}' expects a number, got '{}'", name,
+                         text);
+  return value;
+}
+
 AlignedBuffer gptc::host::allocateBuffer(int64_t bytes) {
   size_t rounded = (size_t(bytes) + 63) / 64 * 64;
   void *p = std::aligned_alloc(64, rounded ? rounded : 64);
@@ -105,6 +117,76 @@ Status gptc::host::loadParameters(const ProgramInfo &program,
                            status.message(), program.config);
   }
   return Status::success();
+}
+
+Expected<int64_t> gptc::host::configInt(const ProgramInfo &program,
+                                        const std::string &key) {
+  Expected<Json> config = parseJson(program.config, "the program's config");
+  if (!config.ok())
+    return config.status();
+  const Json *value = config->find(key);
+  if (!value || !value->getInteger())
+    return Status::error("the program's config has no integer '{}'", key);
+  return *value->getInteger();
+}
+
+std::vector<int64_t> gptc::host::shapeOf(const BufferInfo &info) {
+  return std::vector<int64_t>(info.shape, info.shape + info.rank);
+}
+
+/// Reads `info.name` ([B, T] integers) from `file` into int32 values in
+/// [lo, hi).
+static Status readTokens(const SafetensorsFile &file, const BufferInfo &info,
+                         int64_t lo, int64_t hi, std::vector<int32_t> &out) {
+  std::vector<int64_t> values, shape;
+  if (Status status = file.readI64(info.name, values, shape); !status.ok())
+    return status;
+  if (shape != shapeOf(info))
+    return Status::error("{}: tensor '{}' has shape {}, but the program was "
+                         "compiled for {}; recompile with --batch/--seq",
+                         file.getPath(), info.name, formatShape(shape),
+                         formatShape(shapeOf(info)));
+  out.resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < lo || values[i] >= hi)
+      return Status::error("{}: tensor '{}' holds {} at index {}, outside "
+                           "[{}, {})",
+                           file.getPath(), info.name, values[i], i, lo, hi);
+    out[i] = int32_t(values[i]);
+  }
+  return Status::success();
+}
+
+Status gptc::host::loadBatch(const ProgramInfo &program,
+                             const std::string &path,
+                             std::vector<int32_t> &tokens,
+                             std::vector<int32_t> &targets) {
+  Expected<int64_t> vocab = configInt(program, "vocab_size");
+  if (!vocab.ok())
+    return vocab.status();
+  Expected<SafetensorsFile> data = SafetensorsFile::open(path);
+  if (!data.ok())
+    return data.status();
+  if (Status s = readTokens(*data, program.inputs[0], 0, *vocab, tokens);
+      !s.ok())
+    return s;
+  return readTokens(*data, program.inputs[1], -1, *vocab, targets);
+}
+
+Expected<std::vector<int32_t>>
+gptc::host::byteTokens(const std::string &bytes, const std::string &source,
+                       int64_t vocab) {
+  std::vector<int32_t> tokens(bytes.size()); // [N]
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    int32_t token = static_cast<unsigned char>(bytes[i]);
+    if (token >= vocab)
+      return Status::error("{}: byte {} at offset {} is not a token of the "
+                           "model: the byte-level tokenizer needs every byte "
+                           "below vocab_size {}",
+                           source, token, i, vocab);
+    tokens[i] = token;
+  }
+  return tokens;
 }
 
 int gptc::host::fail(const char *program, const Status &status) {

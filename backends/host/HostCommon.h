@@ -11,6 +11,7 @@
 #include "backends/common/Program.h"
 #include "backends/common/Status.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -41,6 +42,8 @@ public:
   /// `name` as an integer in [min, max], or an error naming the flag.
   Expected<int64_t> getInt(const std::string &name, int64_t min,
                            int64_t max) const;
+  /// `name` as a finite number, or an error naming the flag.
+  Expected<double> getReal(const std::string &name) const;
 
 private:
   std::map<std::string, std::string> values;
@@ -55,10 +58,44 @@ using AlignedBuffer = std::unique_ptr<char, FreeDeleter>;
 /// A zeroed buffer of `bytes` bytes aligned to 64.
 AlignedBuffer allocateBuffer(int64_t bytes);
 
+/// Wall-clock seconds since construction or the last restart.
+class Stopwatch {
+public:
+  Stopwatch() : start(std::chrono::steady_clock::now()) {}
+
+  void restart() { start = std::chrono::steady_clock::now(); }
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  }
+
+private:
+  std::chrono::steady_clock::time_point start;
+};
+
 /// Loads every parameter of `program` from the safetensors file at `path`
 /// into the packed parameter buffer `params` (F32, BF16 or F64 on disk).
 Status loadParameters(const ProgramInfo &program, const std::string &path,
                       char *params);
+
+/// The integer `key` of the program's model config (e.g. "vocab_size").
+Expected<int64_t> configInt(const ProgramInfo &program, const std::string &key);
+
+/// The shape of a buffer as a vector.
+std::vector<int64_t> shapeOf(const BufferInfo &info);
+
+/// Reads the batch a program was compiled for from the safetensors file at
+/// `path`: integer tensors "tokens" in [0, V) and "targets" in [-1, V)
+/// (−1 = ignored), both of the shape of the program's first input [B, T].
+Status loadBatch(const ProgramInfo &program, const std::string &path,
+                 std::vector<int32_t> &tokens, std::vector<int32_t> &targets);
+
+/// The byte-level tokenization of `bytes` (each byte one token), every byte
+/// of which must be below `vocab`; errors name `source` and the offset.
+Expected<std::vector<int32_t>> byteTokens(const std::string &bytes,
+                                          const std::string &source,
+                                          int64_t vocab);
 
 /// Prints "<program>: error: <message>" to stderr and returns 1.
 int fail(const char *program, const Status &status);

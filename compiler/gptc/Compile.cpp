@@ -70,7 +70,7 @@ llvm::Expected<GPTConfig> gptc::loadModelConfig(StringRef path) {
 }
 
 OwningOpRef<ModuleOp> gptc::loadModule(MLIRContext &ctx, StringRef path,
-                                       int64_t batch, int64_t seqLen) {
+                                       Mode mode, const GraphShape &shape) {
   // Every dialect a gptc module can hold, at any stage.
   ctx.loadDialect<GptcDialect, arith::ArithDialect, emitc::EmitCDialect,
                   func::FuncDialect, memref::MemRefDialect>();
@@ -91,18 +91,37 @@ OwningOpRef<ModuleOp> gptc::loadModule(MLIRContext &ctx, StringRef path,
     llvm::errs() << llvm::toString(config.takeError()) << "\n";
     return {};
   }
-  if (seqLen == 0)
-    seqLen = config->sequenceLen;
-  if (batch <= 0 || seqLen <= 0 || seqLen > config->sequenceLen) {
-    llvm::errs() << "error: --batch must be positive and --seq in [1, "
-                 << config->sequenceLen << "] (the model's sequence_len)\n";
+  int64_t maxT = config->sequenceLen;
+  if (mode != Mode::Decode) {
+    int64_t seqLen = shape.seqLen ? shape.seqLen : maxT;
+    if (shape.batch <= 0 || seqLen <= 0 || seqLen > maxT) {
+      llvm::errs() << "error: --batch must be positive and --seq in [1, "
+                   << maxT << "] (the model's sequence_len)\n";
+      return {};
+    }
+    return buildForwardGraph(ctx, *config, shape.batch, seqLen);
+  }
+  // Decoding: the same forward graph at the prefill and step shapes; the
+  // pipeline's make-decode turns both into incremental functions.
+  int64_t chunk = shape.prefillChunk ? shape.prefillChunk
+                                     : std::min<int64_t>(32, maxT);
+  if (shape.rows <= 0 || chunk <= 0 || chunk > maxT) {
+    llvm::errs() << "error: --rows must be positive and --prefill-chunk in "
+                    "[1, "
+                 << maxT << "] (the model's sequence_len)\n";
     return {};
   }
-  return buildForwardGraph(ctx, *config, batch, seqLen);
+  OwningOpRef<ModuleOp> module =
+      buildForwardGraph(ctx, *config, 1, chunk, "prefill");
+  OwningOpRef<ModuleOp> step =
+      buildForwardGraph(ctx, *config, shape.rows, 1, "step");
+  for (Operation &op : llvm::make_early_inc_range(*step->getBody()))
+    op.moveBefore(module->getBody(), module->getBody()->end());
+  return module;
 }
 
-LogicalResult gptc::runPipeline(ModuleOp module, const PipelineOptions &options,
-                                Stage last) {
+LogicalResult gptc::runPipeline(ModuleOp module, Mode mode,
+                                const PipelineOptions &options, Stage last) {
   PassManager pm(module->getContext());
   pm.enableVerifier(true);
   if (failed(applyPassManagerCLOptions(pm)))
@@ -110,7 +129,7 @@ LogicalResult gptc::runPipeline(ModuleOp module, const PipelineOptions &options,
   auto timing = std::make_unique<DefaultTimingManager>();
   applyDefaultTimingManagerCLOptions(*timing);
   pm.enableTiming(std::move(timing));
-  buildForwardPipeline(pm, options, last);
+  buildPipeline(pm, mode, options, last);
   return pm.run(module);
 }
 
@@ -130,13 +149,13 @@ llvm::Error gptc::writeCpp(ModuleOp module, StringRef path) {
 }
 
 llvm::Error gptc::buildExecutable(StringRef cppPath, StringRef exePath,
-                                  StringRef mode, StringRef cxx) {
+                                  StringRef host, StringRef cxx) {
   llvm::ErrorOr<std::string> compiler = llvm::sys::findProgramByName(cxx);
   if (!compiler)
     return makeError("cannot find the C++ compiler '" + cxx +
                      "'; install g++ or pass --cxx");
   std::string libDir = GPTC_LIBRARY_DIR;
-  std::string hostLib = libDir + "/libgptc_host_" + mode.str() + ".a";
+  std::string hostLib = libDir + "/libgptc_host_" + host.str() + ".a";
   if (!llvm::sys::fs::exists(hostLib))
     return makeError("missing runtime library '" + hostLib +
                      "'; build the project first");

@@ -20,25 +20,36 @@ llvm::Expected<llvm::json::Object> readJsonObject(llvm::StringRef path);
 /// a bundle's golden.json.
 llvm::Expected<GPTConfig> loadModelConfig(llvm::StringRef path);
 
-/// The forward graph of the model at `path` (as loadModelConfig) for a
-/// [batch, seqLen] batch (seqLen 0: the model's sequence_len), or the module
-/// in a `.mlir` file. Errors are reported as diagnostics or on stderr.
-mlir::OwningOpRef<mlir::ModuleOp> loadModule(mlir::MLIRContext &ctx,
-                                             llvm::StringRef path,
-                                             int64_t batch, int64_t seqLen);
+/// The shapes a model is compiled for.
+struct GraphShape {
+  int64_t batch = 1;        // B of the forward and training graphs
+  int64_t seqLen = 0;       // T (0: the model's sequence_len)
+  int64_t rows = 1;         // decode: R rows of the step function
+  int64_t prefillChunk = 0; // decode: tokens per prefill call (0: 32 or T)
+};
 
-/// Runs the forward pipeline up to `last`, honouring MLIR's pass-manager
+/// The graph of the model at `path` (as loadModelConfig) for `mode`: the
+/// forward function @forward [batch, seqLen], or for decoding @prefill
+/// [1, prefillChunk] and @step [rows, 1]; or the module in a `.mlir` file.
+/// Errors are reported as diagnostics or on stderr.
+mlir::OwningOpRef<mlir::ModuleOp> loadModule(mlir::MLIRContext &ctx,
+                                             llvm::StringRef path, Mode mode,
+                                             const GraphShape &shape);
+
+/// Runs the pipeline of `mode` up to `last`, honouring MLIR's pass-manager
 /// command-line options (--mlir-print-ir-after-all, --mlir-timing, ...).
-mlir::LogicalResult runPipeline(mlir::ModuleOp module,
+mlir::LogicalResult runPipeline(mlir::ModuleOp module, Mode mode,
                                 const PipelineOptions &options, Stage last);
 
 /// Writes the C++ of an EmitC module to `path`.
 llvm::Error writeCpp(mlir::ModuleOp module, llvm::StringRef path);
 
-/// Compiles the generated C++ at `cppPath` with the host main of `mode`
-/// ("forward") into the executable `exePath`.
+/// Compiles the generated C++ at `cppPath` with the host main `host`
+/// ("forward", "train", "decode" or "gradcheck": libgptc_host_<host>.a)
+/// into the
+/// executable `exePath`.
 llvm::Error buildExecutable(llvm::StringRef cppPath, llvm::StringRef exePath,
-                            llvm::StringRef mode, llvm::StringRef cxx);
+                            llvm::StringRef host, llvm::StringRef cxx);
 
 } // namespace gptc
 

@@ -14,9 +14,14 @@ extern llvm::cl::opt<std::string> input;
 extern llvm::cl::opt<std::string> output;
 extern llvm::cl::opt<std::string> emit;
 extern llvm::cl::opt<std::string> mode;
+extern llvm::cl::opt<std::string> recompute;
+extern llvm::cl::opt<int64_t> memoryBudget;
 extern llvm::cl::opt<std::string> target;
 extern llvm::cl::opt<int64_t> batch;
 extern llvm::cl::opt<int64_t> seqLen;
+extern llvm::cl::opt<int64_t> rows;
+extern llvm::cl::opt<int64_t> kvCapacity;
+extern llvm::cl::opt<int64_t> prefillChunk;
 extern llvm::cl::opt<bool> noLocs;
 extern llvm::cl::opt<std::string> cxx;
 extern llvm::cl::opt<std::string> workDir;
@@ -28,6 +33,8 @@ extern llvm::cl::opt<double> lossTolerance;
 namespace gptc {
 /// `gptc verify <bundle>`; returns the process exit code.
 int runVerify(const char *argv0);
+/// `gptc explain <model>`; returns the process exit code.
+int runExplain();
 } // namespace gptc
 
 #endif // GPTC_COMPILER_GPTC_OPTIONS_H

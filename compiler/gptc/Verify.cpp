@@ -10,6 +10,7 @@
 
 #include "backends/common/Safetensors.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -68,6 +69,68 @@ static double maxAbsDiff(const std::vector<float> &a,
   return worst;
 }
 
+/// Compiles the bundle's model in training mode under `options` into
+/// `<work>/<name>` (a gradient-check program), or returns the planned arena
+/// of @train_step when `arenaOnly`.
+static llvm::Expected<int64_t> compileBundle(const Bundle &bundle, int64_t B,
+                                             int64_t T,
+                                             const PipelineOptions &options,
+                                             const std::string &exe,
+                                             bool arenaOnly) {
+  MLIRContext ctx;
+  OwningOpRef<ModuleOp> module =
+      loadModule(ctx, bundle.dir, Mode::Train, GraphShape{B, T});
+  if (!module)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "cannot build the bundle's model");
+  if (failed(runPipeline(*module, Mode::Train, options,
+                         arenaOnly ? Stage::Planned : Stage::EmitC)))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the training pipeline failed");
+  if (arenaOnly)
+    return module->lookupSymbol<func::FuncOp>("train_step")
+        ->getAttrOfType<IntegerAttr>("gptc.arena_bytes")
+        .getInt();
+  if (llvm::Error err = writeCpp(*module, exe + ".cpp"))
+    return std::move(err);
+  if (llvm::Error err =
+          buildExecutable(exe + ".cpp", exe, "gradcheck", options::cxx))
+    return std::move(err);
+  return 0;
+}
+
+/// The worst gradient error over all parameters, relative to the largest
+/// reference gradient of each tensor; `worstName` names that tensor.
+static llvm::Expected<double> gradientError(const SafetensorsFile &result,
+                                            const SafetensorsFile &reference,
+                                            std::string &worstName) {
+  double worst = 0;
+  for (const gptc::TensorInfo &ref : reference.getTensors()) {
+    StringRef name = ref.name;
+    if (!name.consume_front("grad_f64."))
+      continue;
+    std::vector<float> got(ref.numel);
+    std::vector<double> want(ref.numel);
+    for (const Status &s :
+         {result.readF32(("grad." + name).str(), ref.shape, got.data()),
+          reference.readF64(ref.name, ref.shape, want.data())})
+      if (!s.ok())
+        return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                       s.message());
+    double scale = 0;
+    for (double w : want)
+      scale = std::max(scale, std::fabs(w));
+    double error = maxAbsDiff(got, want) / (scale > 0 ? scale : 1.0);
+    if (std::isnan(error) || error > worst) {
+      worst = error;
+      worstName = name.str();
+    }
+    if (std::isnan(error))
+      break;
+  }
+  return worst;
+}
+
 int gptc::runVerify(const char *argv0) {
   Bundle bundle;
   bundle.dir = options::input;
@@ -85,10 +148,14 @@ int gptc::runVerify(const char *argv0) {
   if (!reference.ok())
     return verifyError(reference.status().message());
   const gptc::TensorInfo *tokens = reference->find("tokens");
-  if (!tokens || tokens->shape.size() != 2)
+  const gptc::TensorInfo *refLogitsInfo = reference->find("logits_f64");
+  if (!tokens || tokens->shape.size() != 2 || !refLogitsInfo)
     return verifyError(bundle.goldenPath() +
-                       ": expected a tensor 'tokens' of shape [B, T]");
+                       ": expected tensors 'tokens' [B, T] and 'logits_f64'");
   int64_t B = tokens->shape[0], T = tokens->shape[1];
+  bool hasGradients = llvm::any_of(reference->getTensors(), [](auto &t) {
+    return StringRef(t.name).starts_with("grad_f64.");
+  });
 
   // Work in --work-dir or a fresh temporary folder.
   SmallString<128> work(options::workDir);
@@ -99,47 +166,21 @@ int gptc::runVerify(const char *argv0) {
   } else if (std::error_code ec = llvm::sys::fs::create_directories(work)) {
     return verifyError("cannot create '" + work + "': " + ec.message());
   }
-  std::string exe = (work + "/forward").str();
-  std::string out = (work + "/out.safetensors").str();
 
-  MLIRContext ctx;
-  OwningOpRef<ModuleOp> module = loadModule(ctx, bundle.dir, B, T);
-  if (!module)
-    return 1;
-  if (failed(runPipeline(*module, PipelineOptions{"cpu"}, Stage::EmitC)))
-    return 1;
-  if (llvm::Error err = writeCpp(*module, exe + ".cpp"))
-    return verifyError(llvm::toString(std::move(err)));
-  if (llvm::Error err = buildExecutable(exe + ".cpp", exe, "forward",
-                                        options::cxx))
-    return verifyError(llvm::toString(std::move(err)));
-
-  std::string weights = bundle.weightsPath(), data = bundle.goldenPath();
-  StringRef args[] = {exe, "--weights", weights, "--data", data, "--out", out};
-  std::string runError;
-  int rc = llvm::sys::ExecuteAndWait(exe, args, std::nullopt, {}, 0, 0,
-                                     &runError);
-  if (rc != 0)
-    return verifyError("the compiled program failed (exit " + Twine(rc) +
-                       ")" + (runError.empty() ? "" : ": " + runError));
-
-  Expected<SafetensorsFile> result = SafetensorsFile::open(out);
-  if (!result.ok())
-    return verifyError(result.status().message());
-  std::vector<int64_t> logitsShape = {B, T,
-                                      reference->find("logits")
-                                          ? reference->find("logits")->shape.back()
-                                          : 0};
-  int64_t numLogits = B * T * logitsShape[2];
-  std::vector<float> logits(numLogits), loss(1);
-  std::vector<double> refLogits(numLogits), refLoss(1);
-  for (const Status &s :
-       {result->readF32("logits", logitsShape, logits.data()),
-        result->readF32("loss", {}, loss.data()),
-        reference->readF64("logits_f64", logitsShape, refLogits.data()),
-        reference->readF64("loss_f64", {}, refLoss.data())})
-    if (!s.ok())
-      return verifyError(s.message());
+  // Every recompute policy must give the same gradients; auto gets a budget
+  // between the full and minimal plans, so that it mixes the two.
+  std::vector<PipelineOptions> policies = {{"cpu", "minimal", 0}};
+  if (hasGradients) {
+    policies = {{"cpu", "none", 0}, {"cpu", "minimal", 0}, {"cpu", "full", 0}};
+    llvm::Expected<int64_t> minimal =
+        compileBundle(bundle, B, T, policies[1], "", /*arenaOnly=*/true);
+    llvm::Expected<int64_t> full =
+        compileBundle(bundle, B, T, policies[2], "", /*arenaOnly=*/true);
+    if (!minimal || !full)
+      return verifyError(llvm::toString(minimal ? full.takeError()
+                                                : minimal.takeError()));
+    policies.push_back({"cpu", "auto", (*minimal + *full) / 2});
+  }
 
   double logitsTol = options::logitsTolerance > 0
                          ? double(options::logitsTolerance)
@@ -147,22 +188,72 @@ int gptc::runVerify(const char *argv0) {
   double lossTol = options::lossTolerance > 0
                        ? double(options::lossTolerance)
                        : bundle.tolerance("loss_f32_abs", 1e-5);
-  std::vector<Check> checks = {
-      {"logits", maxAbsDiff(logits, refLogits), logitsTol},
-      {"loss", maxAbsDiff(loss, refLoss), lossTol},
-  };
+  double gradTol = bundle.tolerance("grads_f32_rel_to_max", 1e-4);
+  std::vector<double> refLogits(refLogitsInfo->numel), refLoss(1);
+  for (const Status &s :
+       {reference->readF64("logits_f64", refLogitsInfo->shape,
+                           refLogits.data()),
+        reference->readF64("loss_f64", {}, refLoss.data())})
+    if (!s.ok())
+      return verifyError(s.message());
 
   llvm::outs() << "verify " << bundle.dir << "  [B=" << B << ", T=" << T
                << "] against the float64 reference\n";
   bool allOk = true;
-  for (const Check &check : checks) {
-    llvm::outs() << llvm::format("  %-8s max |diff| = %.3e  (tolerance %.1e)  %s\n",
+  auto report = [&](const Check &check) {
+    llvm::outs() << llvm::format("  %-32s max |diff| = %.3e  (tolerance "
+                                 "%.1e)  %s\n",
                                  check.name.c_str(), check.error,
                                  check.tolerance, check.ok() ? "ok" : "FAIL");
     allOk &= check.ok();
+  };
+  for (const PipelineOptions &policy : policies) {
+    std::string exe = (work + "/gradcheck-" + policy.recompute).str();
+    std::string out = exe + ".safetensors";
+    if (llvm::Expected<int64_t> built =
+            compileBundle(bundle, B, T, policy, exe, /*arenaOnly=*/false);
+        !built)
+      return verifyError(llvm::toString(built.takeError()));
+    std::string weights = bundle.weightsPath(), data = bundle.goldenPath();
+    StringRef args[] = {exe, "--weights", weights, "--data", data, "--out", out};
+    std::string runError;
+    int rc = llvm::sys::ExecuteAndWait(exe, args, std::nullopt, {}, 0, 0,
+                                       &runError);
+    if (rc != 0)
+      return verifyError("the compiled program failed (exit " + Twine(rc) +
+                         ")" + (runError.empty() ? "" : ": " + runError));
+    Expected<SafetensorsFile> result = SafetensorsFile::open(out);
+    if (!result.ok())
+      return verifyError(result.status().message());
+    std::vector<float> logits(refLogitsInfo->numel), loss(1), stepLoss(1);
+    for (const Status &s :
+         {result->readF32("logits", refLogitsInfo->shape, logits.data()),
+          result->readF32("loss", {}, loss.data()),
+          result->readF32("step_loss", {}, stepLoss.data())})
+      if (!s.ok())
+        return verifyError(s.message());
+    if (&policy == &policies.front()) {
+      report({"logits", maxAbsDiff(logits, refLogits), logitsTol});
+      report({"loss", maxAbsDiff(loss, refLoss), lossTol});
+      llvm::outs() << llvm::format("  loss %.7f (reference %.7f)\n", loss[0],
+                                   refLoss[0]);
+    }
+    std::string label = "recompute=" + policy.recompute;
+    report({"training-step loss, " + label, maxAbsDiff(stepLoss, refLoss),
+            lossTol});
+    if (!hasGradients)
+      continue;
+    std::string worstName;
+    llvm::Expected<double> gradError =
+        gradientError(*result, *reference, worstName);
+    if (!gradError)
+      return verifyError(llvm::toString(gradError.takeError()));
+    report({"gradients, " + label, *gradError, gradTol});
+    llvm::outs() << "    (worst: " << worstName << ", relative to its "
+                 << "largest gradient)\n";
   }
-  llvm::outs() << llvm::format("  loss %.7f (reference %.7f)\n", loss[0],
-                               refLoss[0]);
+  if (!hasGradients)
+    llvm::outs() << "  (the bundle has no gradients to check)\n";
   llvm::outs() << (allOk ? "PASS\n" : "FAIL\n");
   if (options::workDir.empty())
     llvm::sys::fs::remove_directories(work);

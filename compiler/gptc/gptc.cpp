@@ -34,18 +34,43 @@ cl::opt<std::string> output("o", cl::desc("Output file (default: stdout for "
                             cl::value_desc("path"), cl::cat(category));
 cl::opt<std::string> emit(
     "emit",
-    cl::desc("What to produce: config, graph, fused, kernels, planned, "
-             "memory-plan, emitc, cpp or exe (default)"),
+    cl::desc("What to produce: config, graph, fused, autodiff, recompute, "
+             "decode-graph, kernels, planned, memory-plan, emitc, cpp or exe "
+             "(default)"),
     cl::init("exe"), cl::cat(category));
-cl::opt<std::string> mode("mode", cl::desc("Program to build: forward"),
+cl::opt<std::string> mode("mode",
+                          cl::desc("Program to build: forward, train or "
+                                   "decode"),
                           cl::init("forward"), cl::cat(category));
+cl::opt<std::string> recompute(
+    "recompute",
+    cl::desc("train: none, minimal (default), full or auto (with "
+             "--memory-budget)"),
+    cl::init("minimal"), cl::cat(category));
+cl::opt<int64_t> memoryBudget(
+    "memory-budget",
+    cl::desc("train, --recompute=auto: the most arena bytes to plan"),
+    cl::init(0), cl::cat(category));
 cl::opt<std::string> target("target", cl::desc("Backend: cpu"),
                             cl::init("cpu"), cl::cat(category));
-cl::opt<int64_t> batch("batch", cl::desc("Batch size B of the compiled graph"),
-                       cl::init(1), cl::cat(category));
+cl::opt<int64_t> batch("batch",
+                       cl::desc("Batch size B of the compiled graph (default "
+                                "1; train: 4 sequences per micro-batch)"),
+                       cl::init(0), cl::cat(category));
 cl::opt<int64_t> seqLen("seq",
                         cl::desc("Sequence length T (default: sequence_len)"),
                         cl::init(0), cl::cat(category));
+cl::opt<int64_t> rows("rows",
+                      cl::desc("decode: rows R decoded at once (default 1)"),
+                      cl::init(1), cl::cat(category));
+cl::opt<int64_t> kvCapacity(
+    "kv-capacity",
+    cl::desc("decode: KV-cache slots per row (default: sequence_len)"),
+    cl::init(0), cl::cat(category));
+cl::opt<int64_t> prefillChunk(
+    "prefill-chunk",
+    cl::desc("decode: prompt tokens per prefill call (default 32)"),
+    cl::init(0), cl::cat(category));
 cl::opt<bool> noLocs("no-locs",
                      cl::desc("Print IR without the model-part locations"),
                      cl::init(false), cl::cat(category));
@@ -71,13 +96,18 @@ static const char kOverview[] = R"(gptc: a compiler for nanochat GPT models
 
 usage:
   gptc compile <model.toml|model.mlir|bundle-dir> [--emit=<what>] [-o <out>]
-      Compile a model. --emit=exe (default) writes an executable and keeps
-      its C++ beside it (<out>.cpp); the IR stages (graph, fused, kernels,
-      planned, emitc), memory-plan, config and cpp print instead.
+      Compile a model. --mode=forward (default) or --mode=train. --emit=exe
+      (default) writes an executable and keeps its C++ beside it
+      (<out>.cpp); the IR stages (graph, fused, autodiff, recompute,
+      kernels, planned, emitc), memory-plan, config and cpp print instead.
   gptc verify <bundle-dir>
       Compile the bundle's model for the CPU, run it on the bundle's tokens
-      and compare logits and loss with the float64 reference (exit 1 beyond
-      the tolerances).
+      and compare logits, loss and every parameter's gradient (under each
+      recompute policy) with the float64 reference (exit 1 beyond the
+      tolerances).
+  gptc explain <model> [--batch B] [--seq T] [--memory-budget BYTES]
+      Parameters, FLOPs per token, and per recompute policy the planned
+      activation arena, the extra FLOPs and the predicted peak memory.
 
 MLIR's IR-printing flags work with compile: --mlir-print-ir-after-all,
 --mlir-print-ir-tree-dir=<dir>, --mlir-timing, --mlir-print-debuginfo.
@@ -102,11 +132,18 @@ static LogicalResult printModule(ModuleOp module, StringRef path) {
   return success();
 }
 
+/// The options for the pipeline, from the command line.
+static PipelineOptions pipelineOptions(int64_t kvCapacity) {
+  return PipelineOptions{options::target, options::recompute,
+                         options::memoryBudget, kvCapacity};
+}
+
 static int runCompile() {
   StringRef emit = options::emit;
-  if (options::mode != "forward") {
-    llvm::errs() << "error: --mode=" << options::mode
-                 << " is not available; this gptc builds --mode=forward\n";
+  std::optional<Mode> mode = parseMode(options::mode);
+  if (!mode) {
+    llvm::errs() << "error: unknown --mode=" << options::mode
+                 << "; expected forward, train or decode\n";
     return 1;
   }
   if (emit == "config") {
@@ -122,19 +159,36 @@ static int runCompile() {
   bool known = stage || emit == "memory-plan" || emit == "cpp" || emit == "exe";
   if (!known) {
     llvm::errs() << "error: unknown --emit=" << emit
-                 << "; expected config, graph, fused, kernels, planned, "
-                    "memory-plan, emitc, cpp or exe\n";
+                 << "; expected config, graph, fused, autodiff, recompute, "
+                    "decode-graph, kernels, planned, memory-plan, emitc, cpp "
+                    "or exe\n";
+    return 1;
+  }
+  if (stage && !hasStage(*mode, *stage)) {
+    llvm::errs() << "error: --emit=" << emit << " exists in --mode="
+                 << (*stage == Stage::Decode ? "decode" : "train") << " only\n";
     return 1;
   }
   if (!stage)
     stage = emit == "memory-plan" ? Stage::Planned : Stage::EmitC;
 
+  int64_t batch = options::batch ? int64_t(options::batch)
+                                 : (*mode == Mode::Train ? 4 : 1);
   MLIRContext ctx;
   OwningOpRef<ModuleOp> module =
-      loadModule(ctx, options::input, options::batch, options::seqLen);
+      loadModule(ctx, options::input, *mode,
+                 GraphShape{batch, options::seqLen, options::rows,
+                            options::prefillChunk});
   if (!module)
     return 1;
-  if (failed(runPipeline(*module, PipelineOptions{options::target}, *stage)))
+  // The KV cache holds sequence_len tokens per row unless told otherwise.
+  int64_t kvCapacity = options::kvCapacity;
+  if (*mode == Mode::Decode && kvCapacity == 0)
+    if (llvm::Expected<GPTConfig> config = loadModelConfig(options::input))
+      kvCapacity = config->sequenceLen;
+    else
+      llvm::consumeError(config.takeError()); // .mlir: --kv-capacity needed
+  if (failed(runPipeline(*module, *mode, pipelineOptions(kvCapacity), *stage)))
     return 1;
 
   if (emit == "memory-plan") {
@@ -163,7 +217,7 @@ static int runCompile() {
     return 1;
   }
   if (llvm::Error err =
-          buildExecutable(cpp, exe, options::mode, options::cxx)) {
+          buildExecutable(cpp, exe, modeName(*mode), options::cxx)) {
     llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
@@ -179,7 +233,7 @@ int main(int argc, char **argv) {
   registerDefaultTimingManagerCLOptions();
 
   StringRef command = argc > 1 ? StringRef(argv[1]) : StringRef();
-  if (command != "compile" && command != "verify") {
+  if (command != "compile" && command != "verify" && command != "explain") {
     if (command == "--help" || command == "-h" || command == "-help" ||
         command.empty()) {
       llvm::outs() << kOverview;
@@ -187,7 +241,7 @@ int main(int argc, char **argv) {
       return command.empty() ? 1 : 0;
     }
     llvm::errs() << "gptc: error: unknown command '" << command
-                 << "'; expected 'compile' or 'verify' (see gptc --help)\n";
+                 << "'; expected 'compile', 'verify' or 'explain' (see gptc --help)\n";
     return 1;
   }
   // The command takes the place of the program name for option parsing.
@@ -199,5 +253,7 @@ int main(int argc, char **argv) {
     llvm::errs() << "gptc " << command << ": error: missing input; see --help\n";
     return 1;
   }
+  if (command == "explain")
+    return runExplain();
   return command == "compile" ? runCompile() : runVerify(argv[0]);
 }

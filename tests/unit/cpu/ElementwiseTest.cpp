@@ -43,11 +43,49 @@ TEST(Elementwise, ReluSquare) {
     const std::vector<float> x = ref::randomFloats(n, 23, -4, 4);
     std::vector<float> y(n);
     reluSquare(x.data(), y.data(), n);
-    std::vector<double> want(n);
-    for (int64_t i = 0; i < n; ++i)
-      want[i] = x[i] > 0 ? static_cast<double>(x[i]) * x[i] : 0.0;
-    EXPECT_TRUE(ref::allClose(y, want, 0.0, 6e-8)) << "n = " << n;
+    EXPECT_TRUE(ref::allClose(y, ref::reluSquare(x), 0.0, 6e-8)) << "n = " << n;
   }
+}
+
+TEST(Elementwise, Fill) {
+  for (int64_t n : kSizes) {
+    std::vector<float> y(n + 1, 5.0f);
+    fill(y.data(), n, -0.25f);
+    std::vector<double> want(n + 1, -0.25);
+    want[n] = 5.0; // one past the end stays untouched
+    EXPECT_TRUE(ref::allClose(y, want, 0.0, 0.0)) << "n = " << n;
+  }
+}
+
+TEST(Elementwise, ReluSquareBackward) {
+  // 2·relu(x) is exact and the product with dy is rounded once: within half
+  // an ulp (rtol 6e-8). Negative x, and x = 0 exactly, give 0.
+  for (int64_t n : kSizes) {
+    std::vector<float> x = ref::randomFloats(n, 25, -4, 4);
+    x[0] = 0.0f;
+    const std::vector<float> dy = ref::randomFloats(n, 26);
+    std::vector<float> dx(n);
+    reluSquareBackward(x.data(), dy.data(), dx.data(), n);
+    EXPECT_TRUE(ref::allClose(dx, ref::reluSquareBackward(x, dy), 0.0, 6e-8))
+        << "n = " << n;
+  }
+}
+
+TEST(Elementwise, ReluSquareGradientMatchesFiniteDifferences) {
+  // L = Σ relu(x)²·dy in double. relu² is smooth away from 0 (inputs are
+  // kept ≥ 1e-3 from it, beyond h) with third derivative 0, so central
+  // differences err only by rounding, 2^-53·|L|/h ≈ 1e-9: atol 1e-7.
+  const int64_t n = 200;
+  std::vector<double> x = ref::widen(ref::randomFloats(n, 27, -2, 2));
+  for (double &value : x)
+    if (std::fabs(value) < 1e-3)
+      value = 0.5;
+  const std::vector<double> dy = ref::widen(ref::randomFloats(n, 28));
+  auto loss = [&](const std::vector<double> &input) {
+    return ref::dot(ref::reluSquare(input), dy);
+  };
+  EXPECT_TRUE(ref::allClose(ref::reluSquareBackward(x, dy),
+                            ref::finiteDifferences(loss, x), 1e-7, 0.0));
 }
 
 TEST(Elementwise, Softcap) {
@@ -60,10 +98,8 @@ TEST(Elementwise, Softcap) {
     const std::vector<float> x = ref::randomFloats(n, 24, -60, 60);
     std::vector<float> y(n);
     softcap(x.data(), y.data(), n, cap);
-    std::vector<double> want(n);
-    for (int64_t i = 0; i < n; ++i)
-      want[i] = cap * std::tanh(static_cast<double>(x[i]) / cap);
-    EXPECT_TRUE(ref::allClose(y, want, 0.0, 5e-7)) << "n = " << n;
+    EXPECT_TRUE(ref::allClose(y, ref::softcap(x, cap), 0.0, 5e-7))
+        << "n = " << n;
   }
 }
 

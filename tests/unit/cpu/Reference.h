@@ -1,9 +1,12 @@
 //===- Reference.h - double-precision kernel references --------*- C++ -*-===//
 //
-// Plain, deliberately naive implementations of the CPU kernels in double
-// precision, written from the kernels' specifications and not from their
-// code, plus seeded random inputs and a tolerance check. Used only by the
-// kernel tests. Shapes use llm.c letters as in backends/cpu/Kernels.h.
+// Plain, deliberately naive implementations of the CPU kernels and of their
+// gradients in double precision, written from the kernels' specifications
+// and not from their code, plus seeded random inputs, a tolerance check,
+// central finite differences and a thread-count guard. Used only by the
+// kernel tests. Shapes use llm.c letters as in backends/cpu/Kernels.h. The
+// references take float inputs (to check a kernel on the same inputs) or
+// double ones (to differentiate them numerically): `Real` is either.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 namespace gptc::cpu::ref {
 
@@ -43,12 +47,27 @@ inline std::vector<int32_t> randomInts(int64_t n, uint32_t seed, int32_t lo,
   return values;
 }
 
+/// Runs the kernels of its scope on `threads` OpenMP threads.
+class ThreadCount {
+public:
+  explicit ThreadCount(int threads) : saved(omp_get_max_threads()) {
+    omp_set_num_threads(threads);
+  }
+  ~ThreadCount() { omp_set_num_threads(saved); }
+  ThreadCount(const ThreadCount &) = delete;
+  ThreadCount &operator=(const ThreadCount &) = delete;
+
+private:
+  int saved;
+};
+
 /// Success when got and want have the same size and every element satisfies
 /// |got - want| <= atol + rtol·|want| (a NaN anywhere is a mismatch);
 /// otherwise a failure naming the mismatch count and the worst element.
-inline ::testing::AssertionResult allClose(const std::vector<float> &got,
-                                           const std::vector<double> &want,
-                                           double atol, double rtol) {
+template <typename Real>
+::testing::AssertionResult allClose(const std::vector<Real> &got,
+                                    const std::vector<double> &want,
+                                    double atol, double rtol) {
   if (got.size() != want.size())
     return ::testing::AssertionFailure()
            << "size " << got.size() << " != expected " << want.size();
@@ -98,9 +117,10 @@ inline double roundBf16(float x) {
 }
 
 /// y[rows, out] = x[rows, in] · w[out, in]ᵀ.
-inline std::vector<double> linear(const std::vector<float> &x,
-                                  const std::vector<float> &w, int64_t rows,
-                                  int64_t in, int64_t out) {
+template <typename Real>
+std::vector<double> linear(const std::vector<Real> &x,
+                           const std::vector<Real> &w, int64_t rows, int64_t in,
+                           int64_t out) {
   std::vector<double> y(rows * out, 0.0);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < out; ++o)
@@ -110,9 +130,9 @@ inline std::vector<double> linear(const std::vector<float> &x,
 }
 
 /// out[n, C] = table[V, C][ids[n], :].
-inline std::vector<double> embedding(const std::vector<float> &table,
-                                     const std::vector<int32_t> &ids,
-                                     int64_t C) {
+template <typename Real>
+std::vector<double> embedding(const std::vector<Real> &table,
+                              const std::vector<int32_t> &ids, int64_t C) {
   std::vector<double> out;
   for (int32_t id : ids)
     for (int64_t c = 0; c < C; ++c)
@@ -121,8 +141,9 @@ inline std::vector<double> embedding(const std::vector<float> &table,
 }
 
 /// y[rows, cols] = x / sqrt(mean(x²) + eps) per row.
-inline std::vector<double> rmsNorm(const std::vector<float> &x, int64_t rows,
-                                   int64_t cols, float eps) {
+template <typename Real>
+std::vector<double> rmsNorm(const std::vector<Real> &x, int64_t rows,
+                            int64_t cols, float eps) {
   std::vector<double> y(rows * cols);
   for (int64_t r = 0; r < rows; ++r) {
     double meanSquare = 0.0;
@@ -135,14 +156,15 @@ inline std::vector<double> rmsNorm(const std::vector<float> &x, int64_t rows,
   return y;
 }
 
-/// Rotary embedding of x[B, T, H, D]. The cos/sin tables follow the
-/// specification literally (float32 inverse frequencies and angles, as
-/// torch computes nanochat's buffers, optionally rounded to bfloat16); the
-/// rotation itself is done in double. With exactAngles the tables are
-/// instead cos/sin of the exact angle t / base^(2j/D) in double.
-inline std::vector<double> rope(const std::vector<float> &x, int64_t B,
-                                int64_t T, int64_t H, int64_t D, float base,
-                                bool roundToBf16, bool exactAngles = false) {
+/// Rotary embedding of x[B, T, H, D], by −angle when `inverse`. The cos/sin
+/// tables follow the specification literally (float32 inverse frequencies
+/// and angles, as torch computes nanochat's buffers, optionally rounded to
+/// bfloat16); the rotation itself is done in double. With exactAngles the
+/// tables are instead cos/sin of the exact angle t / base^(2j/D) in double.
+template <typename Real>
+std::vector<double> rope(const std::vector<Real> &x, int64_t B, int64_t T,
+                         int64_t H, int64_t D, float base, bool roundToBf16,
+                         bool inverse = false, bool exactAngles = false) {
   const int64_t half = D / 2;
   std::vector<double> cosTable(T * half), sinTable(T * half);
   for (int64_t t = 0; t < T; ++t) {
@@ -163,7 +185,7 @@ inline std::vector<double> rope(const std::vector<float> &x, int64_t B,
         s = roundToBf16 ? roundBf16(sinF) : sinF;
       }
       cosTable[t * half + j] = c;
-      sinTable[t * half + j] = s;
+      sinTable[t * half + j] = inverse ? -s : s;
     }
   }
   std::vector<double> y(x.size());
@@ -185,9 +207,10 @@ inline std::vector<double> rope(const std::vector<float> &x, int64_t B,
 
 /// Mean over non-ignored rows of logsumexp(logits[r]) − logits[r, target];
 /// NaN when every row is ignored.
-inline double crossEntropy(const std::vector<float> &logits,
-                           const std::vector<int32_t> &targets, int64_t V,
-                           int32_t ignoreIndex) {
+template <typename Real>
+double crossEntropy(const std::vector<Real> &logits,
+                    const std::vector<int32_t> &targets, int64_t V,
+                    int32_t ignoreIndex) {
   double total = 0.0;
   int64_t counted = 0;
   for (size_t r = 0; r < targets.size(); ++r) {
@@ -263,9 +286,10 @@ inline std::vector<double> attnApply(const std::vector<float> &p,
 
 /// Causal attention in double: returns o [B, T, H, D] and fills lse
 /// [B, H, T] with the natural-log log-sum-exp of each row's visible scores.
-inline std::vector<double>
-causalAttention(const std::vector<float> &q, const std::vector<float> &k,
-                const std::vector<float> &v, int64_t B, int64_t T, int64_t H,
+template <typename Real>
+std::vector<double>
+causalAttention(const std::vector<Real> &q, const std::vector<Real> &k,
+                const std::vector<Real> &v, int64_t B, int64_t T, int64_t H,
                 int64_t Hkv, int64_t D, float scale, std::vector<double> &lse) {
   std::vector<double> o(B * T * H * D, 0.0);
   lse.assign(B * H * T, 0.0);
@@ -297,6 +321,234 @@ causalAttention(const std::vector<float> &q, const std::vector<float> &k,
     }
   }
   return o;
+}
+
+/// y[n] = relu(x[n])².
+template <typename Real>
+std::vector<double> reluSquare(const std::vector<Real> &x) {
+  std::vector<double> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    y[i] = x[i] > 0 ? static_cast<double>(x[i]) * x[i] : 0.0;
+  return y;
+}
+
+/// y[n] = cap · tanh(x[n] / cap).
+template <typename Real>
+std::vector<double> softcap(const std::vector<Real> &x, float cap) {
+  std::vector<double> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    y[i] = cap * std::tanh(static_cast<double>(x[i]) / cap);
+  return y;
+}
+
+/// Mean over non-ignored rows of the cross-entropy of the soft-capped
+/// logits cap·tanh(x[rows, C] · w[V, C]ᵀ / cap); NaN when every row is
+/// ignored.
+template <typename Real>
+double lmHeadLoss(const std::vector<Real> &x, const std::vector<Real> &w,
+                  const std::vector<int32_t> &targets, int64_t C, int64_t V,
+                  float cap, int32_t ignoreIndex) {
+  const int64_t rows = static_cast<int64_t>(targets.size());
+  return crossEntropy(softcap(linear(x, w, rows, C, V), cap), targets, V,
+                      ignoreIndex);
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients, derived by hand from the forward references above (and checked
+// against them by finite differences in the tests).
+//===----------------------------------------------------------------------===//
+
+/// Σ a[i]·b[i]: with b = dy, the scalar whose gradient a backward computes.
+inline double dot(const std::vector<double> &a, const std::vector<double> &b) {
+  double sum = 0.0;
+  for (size_t i = 0; i < a.size(); ++i)
+    sum += a[i] * b[i];
+  return sum;
+}
+
+/// ∂f/∂x[i] for every i by central differences,
+/// (f(x + h·e_i) − f(x − h·e_i)) / 2h. The error is about h²·|f‴|/6 from
+/// truncation plus 2^-53·|f|/h from rounding: near 1e-10·|f| at h = 1e-6.
+template <typename Function>
+std::vector<double> finiteDifferences(Function f, std::vector<double> x,
+                                      double h = 1e-6) {
+  std::vector<double> gradient(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double saved = x[i];
+    x[i] = saved + h;
+    const double above = f(x);
+    x[i] = saved - h;
+    const double below = f(x);
+    x[i] = saved;
+    gradient[i] = (above - below) / (2.0 * h);
+  }
+  return gradient;
+}
+
+/// dtable[V, C] = Σ over positions p with ids[p] = id of dy[p, :].
+template <typename Real>
+std::vector<double> embeddingBackward(const std::vector<int32_t> &ids,
+                                      const std::vector<Real> &dy, int64_t V,
+                                      int64_t C) {
+  std::vector<double> dtable(V * C, 0.0);
+  for (size_t p = 0; p < ids.size(); ++p)
+    for (int64_t c = 0; c < C; ++c)
+      dtable[ids[p] * C + c] += dy[p * C + c];
+  return dtable;
+}
+
+/// dx[rows, cols] of rmsNorm: with r = 1/sqrt(mean(x²) + eps),
+/// ∂y_c/∂x_k = r·[c = k] − r³·x_c·x_k/cols, so
+/// dx_k = r·dy_k − r³·x_k·Σ_c dy_c·x_c / cols.
+template <typename Real>
+std::vector<double> rmsNormBackward(const std::vector<Real> &x,
+                                    const std::vector<Real> &dy, int64_t rows,
+                                    int64_t cols, float eps) {
+  std::vector<double> dx(rows * cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    double meanSquare = 0.0, meanProduct = 0.0;
+    for (int64_t c = 0; c < cols; ++c) {
+      meanSquare += static_cast<double>(x[r * cols + c]) * x[r * cols + c];
+      meanProduct += static_cast<double>(dy[r * cols + c]) * x[r * cols + c];
+    }
+    meanSquare /= static_cast<double>(cols);
+    meanProduct /= static_cast<double>(cols);
+    const double inverseRms = 1.0 / std::sqrt(meanSquare + eps);
+    for (int64_t c = 0; c < cols; ++c)
+      dx[r * cols + c] =
+          inverseRms * dy[r * cols + c] -
+          std::pow(inverseRms, 3) * meanProduct * x[r * cols + c];
+  }
+  return dx;
+}
+
+/// dx[n] of reluSquare: 2·relu(x)·dy.
+template <typename Real>
+std::vector<double> reluSquareBackward(const std::vector<Real> &x,
+                                       const std::vector<Real> &dy) {
+  std::vector<double> dx(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    dx[i] = x[i] > 0 ? 2.0 * x[i] * dy[i] : 0.0;
+  return dx;
+}
+
+/// Gradients of linear: dx[rows, in] = dy[rows, out] · w[out, in] and
+/// dw[out, in] = dyᵀ · x[rows, in].
+template <typename Real>
+void linearBackward(const std::vector<Real> &dy, const std::vector<Real> &x,
+                    const std::vector<Real> &w, int64_t rows, int64_t in,
+                    int64_t out, std::vector<double> &dx,
+                    std::vector<double> &dw) {
+  dx.assign(rows * in, 0.0);
+  dw.assign(out * in, 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t i = 0; i < in; ++i) {
+        dx[r * in + i] += static_cast<double>(dy[r * out + o]) * w[o * in + i];
+        dw[o * in + i] += static_cast<double>(dy[r * out + o]) * x[r * in + i];
+      }
+}
+
+/// Gradients of causalAttention for the output gradient dout [B, T, H, D],
+/// from scratch (the weights are recomputed in double): with P the softmax
+/// weights of row i, dP_ij = dO_i·v_j, dS_ij = P_ij·(dP_ij − Σ_l P_il·dP_il),
+/// dq_i = scale·Σ_j dS_ij·k_j, dk_j = scale·Σ_i dS_ij·q_i and
+/// dv_j = Σ_i P_ij·dO_i, dk and dv summed over the heads of a group.
+template <typename Real>
+void causalAttentionBackward(const std::vector<Real> &q,
+                             const std::vector<Real> &k,
+                             const std::vector<Real> &v,
+                             const std::vector<Real> &dout, int64_t B,
+                             int64_t T, int64_t H, int64_t Hkv, int64_t D,
+                             float scale, std::vector<double> &dq,
+                             std::vector<double> &dk, std::vector<double> &dv) {
+  dq.assign(B * T * H * D, 0.0);
+  dk.assign(B * T * Hkv * D, 0.0);
+  dv.assign(B * T * Hkv * D, 0.0);
+  std::vector<double> weights(T), weightGrads(T);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t kvHead = h / (H / Hkv);
+      for (int64_t i = 0; i < T; ++i) {
+        const int64_t qRow = ((b * T + i) * H + h) * D;
+        double maximum = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j <= i; ++j) {
+          const int64_t kRow = ((b * T + j) * Hkv + kvHead) * D;
+          double score = 0.0, weightGrad = 0.0;
+          for (int64_t d = 0; d < D; ++d) {
+            score += static_cast<double>(q[qRow + d]) * k[kRow + d];
+            weightGrad += static_cast<double>(dout[qRow + d]) * v[kRow + d];
+          }
+          weights[j] = scale * score;
+          weightGrads[j] = weightGrad;
+          maximum = std::max(maximum, weights[j]);
+        }
+        double sum = 0.0;
+        for (int64_t j = 0; j <= i; ++j) {
+          weights[j] = std::exp(weights[j] - maximum);
+          sum += weights[j];
+        }
+        double expectedGrad = 0.0;
+        for (int64_t j = 0; j <= i; ++j) {
+          weights[j] /= sum;
+          expectedGrad += weights[j] * weightGrads[j];
+        }
+        for (int64_t j = 0; j <= i; ++j) {
+          const int64_t kRow = ((b * T + j) * Hkv + kvHead) * D;
+          const double scoreGrad = weights[j] * (weightGrads[j] - expectedGrad);
+          for (int64_t d = 0; d < D; ++d) {
+            dq[qRow + d] += scale * scoreGrad * k[kRow + d];
+            dk[kRow + d] += scale * scoreGrad * q[qRow + d];
+            dv[kRow + d] += weights[j] * dout[qRow + d];
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Gradients of lmHeadLoss times dloss: with s = cap·tanh(z/cap) the
+/// soft-capped logits of row r and N the rows not ignored,
+/// dz = dloss·(softmax(s) − onehot(target))·(1 − tanh²(z/cap))/N (0 on
+/// ignored rows), dx[rows, C] = dz · w[V, C] and dw[V, C] = dzᵀ · x.
+template <typename Real>
+void lmHeadLossBackward(const std::vector<Real> &x, const std::vector<Real> &w,
+                        const std::vector<int32_t> &targets, double dloss,
+                        int64_t C, int64_t V, float cap, int32_t ignoreIndex,
+                        std::vector<double> &dx, std::vector<double> &dw) {
+  const int64_t rows = static_cast<int64_t>(targets.size());
+  const std::vector<double> z = linear(x, w, rows, C, V);
+  const int64_t counted =
+      std::count_if(targets.begin(), targets.end(),
+                    [&](int32_t target) { return target != ignoreIndex; });
+  std::vector<double> dz(rows * V, 0.0);
+  std::vector<double> s(V);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (targets[r] == ignoreIndex)
+      continue;
+    double maximum = -std::numeric_limits<double>::infinity();
+    for (int64_t j = 0; j < V; ++j) {
+      s[j] = cap * std::tanh(z[r * V + j] / cap);
+      maximum = std::max(maximum, s[j]);
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j < V; ++j)
+      sum += std::exp(s[j] - maximum);
+    for (int64_t j = 0; j < V; ++j) {
+      const double softmax = std::exp(s[j] - maximum) / sum;
+      const double tanh = s[j] / cap;
+      dz[r * V + j] = dloss * (softmax - (j == targets[r] ? 1.0 : 0.0)) *
+                      (1.0 - tanh * tanh) / counted;
+    }
+  }
+  dx.assign(rows * C, 0.0);
+  dw.assign(V * C, 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < V; ++j)
+      for (int64_t c = 0; c < C; ++c) {
+        dx[r * C + c] += dz[r * V + j] * w[j * C + c];
+        dw[j * C + c] += dz[r * V + j] * x[r * C + c];
+      }
 }
 
 } // namespace gptc::cpu::ref

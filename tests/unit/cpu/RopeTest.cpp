@@ -18,9 +18,9 @@ const RopeShape kShapes[] = {{1, 1, 1, 16},
 constexpr float kBase = 10000.0f;
 
 std::vector<float> runRope(const std::vector<float> &x, const RopeShape &s,
-                           int32_t roundBf16) {
+                           int32_t roundBf16, int32_t inverse = 0) {
   std::vector<float> y(x.size());
-  rope(x.data(), y.data(), s.B, s.T, s.H, s.D, kBase, roundBf16);
+  rope(x.data(), y.data(), s.B, s.T, s.H, s.D, kBase, roundBf16, inverse);
   return y;
 }
 
@@ -34,10 +34,14 @@ TEST(Rope, MatchesReference) {
     const std::vector<float> x =
         ref::randomFloats(s.B * s.T * s.H * s.D, ++seed);
     for (int32_t roundBf16 : {0, 1}) {
-      EXPECT_TRUE(ref::allClose(
-          runRope(x, s, roundBf16),
-          ref::rope(x, s.B, s.T, s.H, s.D, kBase, roundBf16 != 0), 5e-7, 0.0))
-          << "T = " << s.T << ", D = " << s.D << ", roundBf16 = " << roundBf16;
+      for (int32_t inverse : {0, 1}) {
+        EXPECT_TRUE(ref::allClose(runRope(x, s, roundBf16, inverse),
+                                  ref::rope(x, s.B, s.T, s.H, s.D, kBase,
+                                            roundBf16 != 0, inverse != 0),
+                                  5e-7, 0.0))
+            << "T = " << s.T << ", D = " << s.D << ", roundBf16 = " << roundBf16
+            << ", inverse = " << inverse;
+      }
     }
   }
 }
@@ -53,6 +57,7 @@ TEST(Rope, CloseToExactAngles) {
     EXPECT_TRUE(ref::allClose(runRope(x, s, 0),
                               ref::rope(x, s.B, s.T, s.H, s.D, kBase,
                                         /*roundToBf16=*/false,
+                                        /*inverse=*/false,
                                         /*exactAngles=*/true),
                               1e-4, 0.0))
         << "T = " << s.T << ", D = " << s.D;
@@ -84,6 +89,44 @@ TEST(Rope, RotatesEachPairExactly) {
         }
       }
     }
+  }
+}
+
+TEST(Rope, InverseUndoesRope) {
+  // Without bfloat16 rounding the tables hold cos and sin of one float angle,
+  // so the inverse rotation undoes the forward one up to float rounding:
+  // cos² + sin² = 1 within 2 ulp, and 4 roundings of values ≤ 1.5: atol
+  // 1e-6. (With bfloat16 tables cos² + sin² is off by up to 2^-8: the
+  // inverse is then the transpose, which GradientMatchesFiniteDifferences
+  // checks.)
+  uint32_t seed = 120;
+  for (const RopeShape &s : kShapes) {
+    const std::vector<float> x =
+        ref::randomFloats(s.B * s.T * s.H * s.D, ++seed);
+    EXPECT_TRUE(ref::allClose(runRope(runRope(x, s, 0), s, 0, /*inverse=*/1),
+                              ref::widen(x), 1e-6, 0.0))
+        << "T = " << s.T << ", D = " << s.D;
+  }
+}
+
+TEST(Rope, GradientMatchesFiniteDifferences) {
+  // rope is linear, so the gradient of L = Σ rope(x)·dy is the transpose of
+  // the rotation applied to dy, which is rope with inverse set, for plain
+  // and bfloat16 tables alike. In double, central differences of a linear
+  // L err only by rounding, 2^-53·|L|/h ≈ 1e-9: atol 1e-7.
+  const RopeShape s = {2, 9, 3, 16};
+  const int64_t n = s.B * s.T * s.H * s.D;
+  const std::vector<double> x = ref::widen(ref::randomFloats(n, 130));
+  const std::vector<double> dy = ref::widen(ref::randomFloats(n, 131));
+  for (bool roundBf16 : {false, true}) {
+    auto loss = [&](const std::vector<double> &input) {
+      return ref::dot(ref::rope(input, s.B, s.T, s.H, s.D, kBase, roundBf16),
+                      dy);
+    };
+    EXPECT_TRUE(ref::allClose(
+        ref::rope(dy, s.B, s.T, s.H, s.D, kBase, roundBf16, /*inverse=*/true),
+        ref::finiteDifferences(loss, x), 1e-7, 0.0))
+        << "roundBf16 = " << roundBf16;
   }
 }
 

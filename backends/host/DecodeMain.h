@@ -1,0 +1,128 @@
+//===- DecodeMain.h - the decode program's command line ---------*- C++ -*-===//
+//
+// The host side of the decode executable gptc writes (--mode=decode). The
+// generated code supplies two functions over a KV cache: `prefill` runs Tc
+// tokens of one row, `step` one token of each of R rows. The host prefills a
+// prompt once into a one-row cache, forks it into the R rows of the step
+// cache and generates with `step`, sampling each row's next token as
+// nanochat's Engine does. See docs/DECODING.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPTC_BACKENDS_HOST_DECODEMAIN_H
+#define GPTC_BACKENDS_HOST_DECODEMAIN_H
+
+#include "backends/common/Status.h"
+#include "backends/host/HostCommon.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace gptc::host {
+
+/// What the generated prefill and step programs were compiled for.
+struct DecodeShape {
+  int64_t V = 0;   // vocabulary
+  int64_t L = 0;   // layers
+  int64_t Hkv = 0; // key/value heads
+  int64_t D = 0;   // head dimension
+  int64_t Cap = 0; // KV-cache capacity: tokens per row
+  int64_t Tc = 0;  // tokens per prefill call
+  int64_t R = 0;   // rows per step call
+
+  /// Whether every token is a byte, so that tokens print as text.
+  bool isByteLevel() const { return V <= 256; }
+};
+
+/// The shape of the generated programs, checking that their buffers are
+/// those of the decode contract and agree with each other.
+Expected<DecodeShape> readDecodeShape();
+
+/// The ids of a --prompt-tokens list such as "1,2,3", each in [0, V); an
+/// error names the offending item.
+Expected<std::vector<int32_t>> parseTokenList(const std::string &text,
+                                              int64_t V);
+
+/// `token` as the decode program prints it: with a byte-level vocabulary
+/// printable ASCII, newline and tab as themselves and any other byte escaped
+/// as "\x07"; otherwise the id and a space.
+std::string formatToken(int32_t token, bool byteLevel);
+
+/// The two generated programs and the KV caches they fill. Rows [0, rows)
+/// of the step cache are in use; compiled rows beyond them idle (they run,
+/// shapes being static, from length 0 every call).
+class Decoder {
+public:
+  /// `params` holds the loaded weights; 1 <= rows <= shape.R.
+  Decoder(const DecodeShape &shape, int64_t rows, AlignedBuffer params);
+
+  /// Appends tokens[r] (n >= 1 tokens, the same n for every row) to row r's
+  /// sequence for every row in use and computes the logits of each row's
+  /// last token. While every row holds the same sequence and gets the same
+  /// tokens, the whole chunks of Tc go through `prefill` on the one-row
+  /// cache, which is then forked into every row; the rest goes through
+  /// `step`. Fails, feeding nothing, when a row has no room for n more.
+  Status feed(const std::vector<std::vector<int32_t>> &tokens);
+
+  /// Success when every row in use has room for `count` more tokens;
+  /// otherwise the error naming the first row that has not.
+  Status checkRoom(int64_t count) const;
+
+  /// The logits [V] of the last token fed to `row`.
+  const float *logits(int64_t row) const;
+  /// Tokens in `row`'s cache.
+  int64_t length(int64_t row) const { return lengths[row]; }
+  int64_t numRows() const { return rows; }
+
+  /// The step cache's keys and values, each [L, R, Cap, Hkv, D].
+  const float *keys() const { return view<float>(stepKeys.get(), 0); }
+  const float *values() const { return view<float>(stepValues.get(), 0); }
+
+  /// KV-cache bytes holding the tokens of the rows in use.
+  int64_t bytesInUse() const;
+  /// KV-cache bytes allocated: the step cache and the one-row cache.
+  int64_t bytesAllocated() const;
+
+private:
+  /// Runs `prefill` on `chunks` chunks of Tc tokens of `tokens` on the
+  /// one-row cache, continuing the rows' common sequence, and forks the new
+  /// slots into every row.
+  void prefillChunks(const std::vector<int32_t> &tokens, int64_t chunks);
+  /// Runs `step` on token `index` of every row's tokens.
+  void stepToken(const std::vector<std::vector<int32_t>> &tokens,
+                 int64_t index);
+
+  DecodeShape shape;
+  int64_t rows;
+  /// Whether every row in use holds the same sequence.
+  bool shared = true;
+  /// Whether the last call was `prefill`, whose last logits row all rows
+  /// share.
+  bool logitsFromPrefill = false;
+  AlignedBuffer params;               // paramBytes: the packed parameters
+  AlignedBuffer arena;                // the larger of the programs' arenas
+  AlignedBuffer prefillKeys;          // [L, 1, Cap, Hkv, D]
+  AlignedBuffer prefillValues;        // [L, 1, Cap, Hkv, D]
+  AlignedBuffer stepKeys;             // [L, R, Cap, Hkv, D]
+  AlignedBuffer stepValues;           // [L, R, Cap, Hkv, D]
+  std::vector<int32_t> prefillTokens; // [1, Tc]
+  std::vector<int32_t> prefillLength; // [1]
+  std::vector<float> prefillLogits;   // [1, Tc, V]
+  std::vector<int32_t> stepTokens;    // [R, 1]
+  std::vector<int32_t> lengths;       // [R]
+  std::vector<float> stepLogits;      // [R, 1, V]
+};
+
+/// Generates as the command line asks, reading --interactive lines from
+/// `input`; a failure's message is one line.
+Status runDecode(int argc, char **argv, std::FILE *input);
+
+/// main() of the decode program: runDecode on stdin, printing a failure as
+/// "<program>: error: <message>" and returning 1.
+int decodeMain(int argc, char **argv);
+
+} // namespace gptc::host
+
+#endif // GPTC_BACKENDS_HOST_DECODEMAIN_H

@@ -1,0 +1,560 @@
+//===- TrainMain.cpp - the training program's command line and loop -------===//
+//
+// Every input is checked before the first step, so bad input stops the
+// program with one line and leaves the output folder as it was. Each
+// optimizer step runs train_step on --batch / B micro-batches, averages
+// their gradients, clips the global norm to 1, and updates the parameters
+// with the scheduled learning rates; a non-finite loss or gradient norm stops
+// the run without saving. Checkpoints record the parameters, the optimizer
+// state, the batch sampler's RNG and the flags, so --resume continues exactly
+// where the run stopped.
+//
+//===----------------------------------------------------------------------===//
+
+#include "backends/host/TrainMain.h"
+
+#include "backends/common/Json.h"
+#include "backends/host/Checkpoint.h"
+#include "backends/host/Data.h"
+#include "backends/host/HostCommon.h"
+#include "backends/host/Init.h"
+#include "backends/host/Optimizer.h"
+#include "backends/host/Progress.h"
+#include "backends/host/Random.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+#include <omp.h>
+
+using namespace gptc;
+using namespace gptc::host;
+
+// Defined by the generated code. train_step writes the mean cross-entropy
+// of one micro-batch to *loss and the gradient of every parameter to grads,
+// a buffer laid out like params (overwritten, not accumulated).
+extern const ProgramInfo train_step_program;
+extern const ProgramInfo forward_program;
+void train_step(char *params, int32_t *tokens, int32_t *targets, float *loss,
+                char *grads, char *arena);
+void forward(char *params, int32_t *tokens, int32_t *targets, float *logits,
+             float *loss, char *arena);
+
+namespace {
+
+/// The flags a checkpoint records: --resume continues with their values
+/// unless the command line gives others.
+const char *const kRunFlags[] = {"data",      "steps",        "batch",
+                                 "seed",      "val-fraction", "optimizer",
+                                 "lr-scale",  "eval-every",   "eval-batches",
+                                 "log-every", "save-every"};
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// What the generated programs are compiled for.
+struct Model {
+  int64_t B = 0, T = 0, V = 0; // batch, sequence, vocabulary
+  int64_t C = 0;               // n_embd
+  std::string name;
+};
+
+/// The compiled model, checking that the two generated programs agree.
+Expected<Model> readModel() {
+  const ProgramInfo &train = train_step_program, &eval = forward_program;
+  bool consistent = train.numInputs == 2 && eval.numInputs == 2 &&
+                    eval.numOutputs == 2 && train.inputs[0].rank == 2 &&
+                    eval.inputs[0].rank == 2 && eval.outputs[0].rank == 3 &&
+                    train.paramBytes == eval.paramBytes &&
+                    train.numParams == eval.numParams &&
+                    std::strcmp(train.config, eval.config) == 0;
+  for (int64_t i = 0; consistent && i < 2; ++i)
+    consistent = train.inputs[0].shape[i] == eval.inputs[0].shape[i] &&
+                 eval.outputs[0].shape[i] == eval.inputs[0].shape[i];
+  if (!consistent)
+    return Status::error("the generated train_step and forward programs "
+                         "disagree on the model, batch or parameters; "
+                         "recompile");
+  Expected<int64_t> embd = configInt(train, "n_embd");
+  if (!embd.ok())
+    return embd.status();
+  Expected<Json> config = parseJson(train.config, "the program's config");
+  if (!config.ok())
+    return config.status();
+  const Json *name = config->find("name");
+  Model model;
+  model.B = train.inputs[0].shape[0];
+  model.T = train.inputs[0].shape[1];
+  model.V = eval.outputs[0].shape[2];
+  model.C = *embd;
+  model.name = name && name->isString() ? name->getString() : "model";
+  return model;
+}
+
+std::vector<Flag> makeFlags(const Model &model) {
+  return {
+      {"data", "training data: a text file (a token per byte), a GPTCTOK1 "
+               "token file, task:add or task:copy (with --resume: the "
+               "checkpoint's)"},
+      {"steps", "optimizer steps of the whole run", true, "1000"},
+      {"batch",
+       fmt::format("sequences per optimizer step, a multiple of the "
+                   "compiled B = {} (gradient accumulation)",
+                   model.B),
+       true, std::to_string(model.B)},
+      {"out",
+       "output folder for checkpoints and metrics (with --resume: "
+       "the resumed folder)",
+       true, "runs/" + model.name},
+      {"seed", "seed of the initial weights, the batches and task data", true,
+       "42"},
+      {"val-fraction", "share of the data held out for evaluation", true,
+       "0.1"},
+      {"eval-every", "evaluate every N steps and at the end", true, "100"},
+      {"eval-batches", "batches of fixed held-out windows per evaluation", true,
+       "8"},
+      {"log-every", "print a progress line every N steps", true, "10"},
+      {"save-every", "save a checkpoint every N steps and at the end "
+                     "(default: at every evaluation and at the end)"},
+      {"stop-after", "stop after this step with a checkpoint, as if "
+                     "interrupted (the schedule stays that of --steps)"},
+      {"resume", "continue the run saved in this folder"},
+      {"init-weights", "start from the parameters in this safetensors file"},
+      {"optimizer", "muon (AdamW for wte and lm_head) or adamw", true, "muon"},
+      {"lr-scale", "multiplies every learning rate", true, "1"},
+      {"threads", "OpenMP threads (default: OpenMP's choice)"},
+  };
+}
+
+/// The settings of a run, read from the flags.
+struct Options {
+  std::string data, out, resume, initWeights;
+  int64_t steps = 0, batch = 0, seed = 0;
+  int64_t evalEvery = 0, evalBatches = 0, logEvery = 0;
+  int64_t saveEvery = 0; // 0: at every evaluation
+  int64_t stopAfter = 0; // 0: run all --steps
+  int64_t threads = 0;   // 0: OpenMP's default
+  double valFraction = 0, lrScale = 0;
+  OptimizerKind optimizer = OptimizerKind::Muon;
+};
+
+/// The value of `name` as a finite number.
+Expected<double> getReal(const Args &args, const std::string &name) {
+  std::string text = args.get(name);
+  char *end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(value))
+    return Status::error("option '--{}' expects a number, got '{}'", name,
+                         text);
+  return value;
+}
+
+Expected<Options> readOptions(const Args &args, const Model &model) {
+  Options options;
+  options.data = args.get("data");
+  options.resume = args.get("resume");
+  options.initWeights = args.get("init-weights");
+  options.out = !options.resume.empty() && !args.has("out") ? options.resume
+                                                            : args.get("out");
+  if (options.data.empty())
+    return Status::error("missing --data; see --help");
+  if (!options.resume.empty() && !options.initWeights.empty())
+    return Status::error("--resume and --init-weights exclude each other: a "
+                         "resumed run continues from its checkpoint");
+
+  struct IntFlag {
+    const char *name;
+    int64_t *value;
+    int64_t min;
+  };
+  for (IntFlag flag :
+       {IntFlag{"steps", &options.steps, 1},
+        IntFlag{"batch", &options.batch, 1}, IntFlag{"seed", &options.seed, 0},
+        IntFlag{"eval-every", &options.evalEvery, 1},
+        IntFlag{"eval-batches", &options.evalBatches, 1},
+        IntFlag{"log-every", &options.logEvery, 1},
+        IntFlag{"save-every", &options.saveEvery, 1},
+        IntFlag{"stop-after", &options.stopAfter, 1},
+        IntFlag{"threads", &options.threads, 1}}) {
+    if (args.get(flag.name).empty())
+      continue; // --save-every, --stop-after and --threads have no default
+    Expected<int64_t> value = args.getInt(flag.name, flag.min, INT64_MAX);
+    if (!value.ok())
+      return value.status();
+    *flag.value = *value;
+  }
+  if (options.batch % model.B != 0)
+    return Status::error("--batch {} is not a multiple of the compiled batch "
+                         "size B = {} (sequences per train_step call); use a "
+                         "multiple of {} or recompile with another --batch",
+                         options.batch, model.B, model.B);
+
+  Expected<double> valFraction = getReal(args, "val-fraction");
+  if (!valFraction.ok())
+    return valFraction.status();
+  if (*valFraction <= 0 || *valFraction >= 1)
+    return Status::error("option '--val-fraction' must be in (0, 1), got {}",
+                         *valFraction);
+  options.valFraction = *valFraction;
+  Expected<double> lrScale = getReal(args, "lr-scale");
+  if (!lrScale.ok())
+    return lrScale.status();
+  if (*lrScale <= 0)
+    return Status::error("option '--lr-scale' must be positive, got {}",
+                         *lrScale);
+  options.lrScale = *lrScale;
+  std::optional<OptimizerKind> kind = parseOptimizerKind(args.get("optimizer"));
+  if (!kind)
+    return Status::error("option '--optimizer' must be muon or adamw, got "
+                         "'{}'",
+                         args.get("optimizer"));
+  options.optimizer = *kind;
+  return options;
+}
+
+/// The training loop and everything it owns.
+class Trainer {
+public:
+  Trainer(const Model &model, const Options &options, Dataset data,
+          Optimizer optimizer, AlignedBuffer params, Rng rng,
+          MetricsLog metrics, std::map<std::string, std::string> runFlags)
+      : model(model), options(options), data(std::move(data)),
+        optimizer(std::move(optimizer)), params(std::move(params)), rng(rng),
+        metrics(std::move(metrics)), runFlags(std::move(runFlags)) {
+    const ProgramInfo &program = train_step_program;
+    grads = allocateBuffer(program.paramBytes);
+    if (options.batch > model.B)
+      microGrads = allocateBuffer(program.paramBytes);
+    arena = allocateBuffer(
+        std::max(program.arenaBytes, forward_program.arenaBytes));
+    tokens.resize(model.B * model.T);
+    targets.resize(model.B * model.T);
+    logits.resize(model.B * model.T * model.V);
+    evalStarts =
+        evalWindowStarts(this->data, options.evalBatches * model.B, model.T);
+  }
+
+  /// Counts `path` (at `step`) as the last good checkpoint.
+  void setLastCheckpoint(const std::string &path, int64_t step) {
+    lastCheckpoint = path;
+    lastCheckpointStep = step;
+  }
+
+  /// Trains from optimizer step `startStep` to the end of the run.
+  Status run(int64_t startStep);
+
+private:
+  /// One optimizer step (0-based `step`); returns its mean loss.
+  Expected<double> trainStep(int64_t step);
+  EvalReport evaluate(int64_t step);
+  /// Writes the checkpoint and the model file after `step` steps.
+  Status save(int64_t step);
+  /// The error that stops the run when `what` is not finite at `step`.
+  Status nonFinite(int64_t step, const char *what, double value) const;
+
+  const Model &model;
+  const Options &options;
+  Dataset data;
+  Optimizer optimizer;
+  AlignedBuffer params;     // paramBytes, the packed parameters
+  AlignedBuffer grads;      // paramBytes, the step's averaged gradient
+  AlignedBuffer microGrads; // paramBytes, one micro-batch's gradient
+  AlignedBuffer arena;      // shared by train_step and forward
+  std::vector<int32_t> tokens, targets; // [B, T]
+  std::vector<float> logits;            // [B, T, V]
+  std::vector<int64_t> evalStarts;      // [eval-batches * B]
+  Rng rng;                              // draws the training windows
+  MetricsLog metrics;
+  std::map<std::string, std::string> runFlags;
+  std::string lastCheckpoint;
+  int64_t lastCheckpointStep = -1; // -1: none yet
+};
+
+Status Trainer::nonFinite(int64_t step, const char *what, double value) const {
+  std::string last =
+      lastCheckpointStep >= 0
+          ? fmt::format(". The last good checkpoint is {} (step {})",
+                        lastCheckpoint, lastCheckpointStep)
+          : "; no checkpoint was written yet";
+  return Status::error("step {}: {} is {}; stopping without saving{}", step,
+                       what, value, last);
+}
+
+Expected<double> Trainer::trainStep(int64_t step) {
+  const ProgramInfo &program = train_step_program;
+  const int64_t microBatches = options.batch / model.B;
+  double lossSum = 0;
+  for (int64_t micro = 0; micro < microBatches; ++micro) {
+    sampleBatch(data.train, model.B, model.T, rng, tokens.data(),
+                targets.data());
+    char *out = micro == 0 ? grads.get() : microGrads.get();
+    float loss = 0;
+    train_step(params.get(), tokens.data(), targets.data(), &loss, out,
+               arena.get());
+    if (!std::isfinite(loss))
+      return nonFinite(step + 1, "the loss", loss);
+    lossSum += loss;
+    if (micro > 0)
+      addGradients(program, grads.get(), microGrads.get());
+  }
+  if (microBatches > 1)
+    scaleGradients(program, grads.get(), 1.0f / float(microBatches));
+  double norm = clipGradNorm(program, grads.get(), kMaxGradNorm);
+  if (!std::isfinite(norm))
+    return nonFinite(step + 1, "the gradient norm", norm);
+  optimizer.step(params.get(), grads.get(), lrMultiplier(step, options.steps),
+                 step);
+  return lossSum / double(microBatches);
+}
+
+EvalReport Trainer::evaluate(int64_t step) {
+  EvalReport report;
+  report.step = step;
+  TaskScore score;
+  double lossSum = 0;
+  for (int64_t batch = 0; batch < options.evalBatches; ++batch) {
+    const int64_t *starts = evalStarts.data() + batch * model.B; // [B]
+    fillWindows(data.val, starts, model.B, model.T, tokens.data(),
+                targets.data());
+    float loss = 0;
+    forward(params.get(), tokens.data(), targets.data(), logits.data(), &loss,
+            arena.get());
+    lossSum += loss;
+    if (data.kind == DataKind::Task)
+      for (int64_t b = 0; b < model.B; ++b)
+        scoreTaskWindow(data, starts[b], model.T, model.V,
+                        logits.data() + b * model.T * model.V, score);
+  }
+  report.valLoss = lossSum / double(options.evalBatches);
+  if (data.isByteLevel())
+    report.valBpb = report.valLoss / std::log(2.0);
+  if (data.kind == DataKind::Task)
+    report.task = score;
+  return report;
+}
+
+Status Trainer::save(int64_t step) {
+  std::string path = options.out + "/" + kCheckpointFile;
+  CheckpointState state{step, rng.getState(), runFlags};
+  if (Status status = saveCheckpoint(path, train_step_program, params.get(),
+                                     optimizer, state);
+      !status.ok())
+    return status;
+  if (Status status = saveModel(options.out + "/" + kModelFile,
+                                train_step_program, params.get());
+      !status.ok())
+    return status;
+  setLastCheckpoint(path, step);
+  std::printf("saved %s (step %lld)\n", path.c_str(), (long long)step);
+  std::fflush(stdout);
+  return Status::success();
+}
+
+Status Trainer::run(int64_t startStep) {
+  const Clock::time_point runStart = Clock::now();
+  // Since the last progress line:
+  double intervalLoss = 0, intervalSeconds = 0;
+  int64_t intervalSteps = 0;
+  for (int64_t step = startStep; step < options.steps; ++step) {
+    Clock::time_point stepStart = Clock::now();
+    Expected<double> loss = trainStep(step);
+    if (!loss.ok())
+      return loss.status();
+    intervalSeconds += secondsSince(stepStart);
+    intervalLoss += *loss;
+    ++intervalSteps;
+
+    const int64_t done = step + 1;
+    const bool last = done == options.steps;
+    if (done % options.logEvery == 0 || last) {
+      StepReport report;
+      report.step = done;
+      report.numSteps = options.steps;
+      report.loss = intervalLoss / double(intervalSteps);
+      report.lrMultiplier = lrMultiplier(step, options.steps);
+      report.tokensPerSecond =
+          double(intervalSteps * options.batch * model.T) / intervalSeconds;
+      report.elapsedSeconds = secondsSince(runStart);
+      report.etaSeconds = report.elapsedSeconds / double(done - startStep) *
+                          double(options.steps - done);
+      std::printf("%s\n", formatStepLine(report).c_str());
+      std::fflush(stdout);
+      if (Status status = metrics.append(stepRecord(report)); !status.ok())
+        return status;
+      intervalLoss = intervalSeconds = 0;
+      intervalSteps = 0;
+    }
+    const bool evalDue = done % options.evalEvery == 0 || last;
+    if (evalDue) {
+      EvalReport report = evaluate(done);
+      std::printf("%s\n", formatEvalLine(report).c_str());
+      std::fflush(stdout);
+      if (Status status = metrics.append(evalRecord(report)); !status.ok())
+        return status;
+    }
+    const bool saveDue =
+        last ||
+        (options.saveEvery > 0 ? done % options.saveEvery == 0 : evalDue);
+    const bool stop = done == options.stopAfter;
+    if (saveDue || stop)
+      if (Status status = save(done); !status.ok())
+        return status;
+    if (stop) {
+      std::printf("stopped after step %lld of %lld; continue with --resume "
+                  "%s\n",
+                  (long long)done, (long long)options.steps,
+                  options.out.c_str());
+      break;
+    }
+  }
+  return Status::success();
+}
+
+/// argv with the flags recorded in a checkpoint first, so that the command
+/// line overrides them.
+std::vector<std::string> withRecordedFlags(int argc, char **argv,
+                                           const CheckpointState &state) {
+  std::vector<std::string> merged = {argv[0]};
+  for (const auto &[flag, value] : state.flags)
+    merged.push_back("--" + flag + "=" + value);
+  merged.insert(merged.end(), argv + 1, argv + argc);
+  return merged;
+}
+
+} // namespace
+
+Status gptc::host::runTraining(int argc, char **argv) {
+  const ProgramInfo &program = train_step_program;
+  Expected<Model> model = readModel();
+  if (!model.ok())
+    return model.status();
+  const std::vector<Flag> flags = makeFlags(*model);
+  const std::string usage =
+      std::string("usage: ") + argv[0] +
+      " --data PATH|task:add|task:copy [options]\n\nTrains the model\n  " +
+      program.config +
+      "\ncompiled for batches of B = " + std::to_string(model->B) +
+      " sequences of T = " + std::to_string(model->T) +
+      " tokens, and writes checkpoint.safetensors,\nmodel.safetensors and "
+      "metrics.jsonl into --out.";
+  Expected<Args> args = Args::parse(argc, argv, usage, flags);
+  if (!args.ok())
+    return args.status();
+
+  // A resumed run takes its flags from the checkpoint unless given anew.
+  std::optional<CheckpointState> resumed;
+  std::string resumePath;
+  if (args->has("resume")) {
+    resumePath = args->get("resume") + "/" + kCheckpointFile;
+    Expected<CheckpointState> state = readCheckpointState(resumePath, program);
+    if (!state.ok())
+      return state.status();
+    std::vector<std::string> merged = withRecordedFlags(argc, argv, *state);
+    std::vector<char *> mergedArgv;
+    for (std::string &arg : merged)
+      mergedArgv.push_back(arg.data());
+    args = Args::parse(int(mergedArgv.size()), mergedArgv.data(), usage, flags);
+    if (!args.ok())
+      return Status::error("{} (with the flags recorded in {})",
+                           args.status().message(), resumePath);
+    resumed = std::move(*state);
+  }
+  Expected<Options> options = readOptions(*args, *model);
+  if (!options.ok())
+    return options.status();
+  if (resumed) {
+    std::string recorded = resumed->flags["optimizer"];
+    if (recorded != optimizerName(options->optimizer))
+      return Status::error("checkpoint {} holds the state of the {} "
+                           "optimizer; it cannot continue with --optimizer {}",
+                           resumePath, recorded,
+                           optimizerName(options->optimizer));
+    if (resumed->step >= options->steps)
+      return Status::error("checkpoint {} is at step {}, the end of a run of "
+                           "--steps {}; pass a larger --steps to train on",
+                           resumePath, resumed->step, options->steps);
+  }
+  if (options->threads > 0)
+    omp_set_num_threads(int(options->threads));
+
+  DataOptions dataOptions;
+  dataOptions.vocab = model->V;
+  dataOptions.window = model->T + 1;
+  dataOptions.valFraction = options->valFraction;
+  dataOptions.seed = uint64_t(options->seed);
+  Expected<Dataset> data = loadDataset(options->data, dataOptions);
+  if (!data.ok())
+    return data.status();
+
+  Expected<Optimizer> optimizer = Optimizer::create(program, options->optimizer,
+                                                    model->C, options->lrScale);
+  if (!optimizer.ok())
+    return optimizer.status();
+  AlignedBuffer params = allocateBuffer(program.paramBytes);
+  Status loaded;
+  if (resumed)
+    loaded = loadCheckpoint(resumePath, program, params.get(), *optimizer);
+  else if (!options->initWeights.empty())
+    loaded = loadParameters(program, options->initWeights, params.get());
+  else
+    loaded = initParameters(program, uint64_t(options->seed), params.get());
+  if (!loaded.ok())
+    return loaded;
+
+  // Nothing has been written yet; from here on the output folder is used.
+  if (Status status = prepareOutputFolder(options->out); !status.ok())
+    return status;
+  std::optional<int64_t> resumedStep;
+  if (resumed)
+    resumedStep = resumed->step;
+  Expected<MetricsLog> metrics =
+      MetricsLog::open(options->out + "/metrics.jsonl", resumedStep);
+  if (!metrics.ok())
+    return metrics.status();
+
+  std::map<std::string, std::string> runFlags;
+  for (const char *flag : kRunFlags)
+    if (!args->get(flag).empty())
+      runFlags[flag] = args->get(flag);
+  int64_t numParams = 0;
+  for (size_t i = 0; i < program.numParams; ++i)
+    numParams += program.params[i].numel();
+  std::printf("model %s: %s parameters, compiled for B = %lld, T = %lld\n",
+              program.config, formatThousands(numParams).c_str(),
+              (long long)model->B, (long long)model->T);
+  std::printf("data %s: %s training and %s held-out tokens\n",
+              options->data.c_str(),
+              formatThousands(int64_t(data->train.size())).c_str(),
+              formatThousands(int64_t(data->val.size())).c_str());
+  int64_t microBatches = options->batch / model->B;
+  std::printf("%lld steps of %lld sequences (%lld micro-batch%s), %s tokens "
+              "per step\noptimizer %s\n",
+              (long long)options->steps, (long long)options->batch,
+              (long long)microBatches, microBatches == 1 ? "" : "es",
+              formatThousands(options->batch * model->T).c_str(),
+              optimizer->describe().c_str());
+  if (resumed)
+    std::printf("resuming %s at step %lld\n", resumePath.c_str(),
+                (long long)resumed->step);
+  std::fflush(stdout);
+
+  Rng rng = resumed ? Rng(resumed->rngState)
+                    : Rng::forStream(uint64_t(options->seed), "batches");
+  Trainer trainer(*model, *options, std::move(*data), std::move(*optimizer),
+                  std::move(params), rng, std::move(*metrics),
+                  std::move(runFlags));
+  if (resumed)
+    trainer.setLastCheckpoint(resumePath, resumed->step);
+  return trainer.run(resumed ? resumed->step : 0);
+}
+
+int gptc::host::trainMain(int argc, char **argv) {
+  Status status = runTraining(argc, argv);
+  return status.ok() ? 0 : fail(argv[0], status);
+}

@@ -1,0 +1,148 @@
+//===- Explain.cpp - `gptc explain <model>` -------------------------------===//
+//
+// What training a model costs, read off the compiled training graph:
+// parameters, FLOPs per token, and per recompute policy the planned
+// activation arena, the extra FLOPs and the predicted peak memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/gptc/Compile.h"
+#include "compiler/gptc/Options.h"
+#include "passes/KernelABI.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/Format.h"
+
+using namespace mlir;
+using namespace gptc;
+
+namespace {
+
+/// One recompute policy's plan of the training step.
+struct PolicyPlan {
+  std::string policy;
+  std::string layers;     // the per-layer choice
+  int64_t stepFlops = 0;  // FLOPs of one training step, recompute included
+  int64_t extraFlops = 0; // of which recomputation
+  int64_t arenaBytes = 0;
+  int64_t lowerBound = 0;
+};
+
+} // namespace
+
+/// FLOPs of every op of `func` (CostOpInterface).
+static int64_t sumFlops(func::FuncOp func) {
+  int64_t flops = 0;
+  func.walk([&](CostOpInterface op) { flops += op.getFlops(); });
+  return flops;
+}
+
+static std::string mib(int64_t bytes) {
+  return llvm::formatv("{0:F1} MiB", double(bytes) / (1 << 20)).str();
+}
+
+/// Compiles the model's training step under `options` up to the memory plan.
+static FailureOr<PolicyPlan> planPolicy(StringRef input, int64_t batch,
+                                        int64_t seqLen,
+                                        const PipelineOptions &options,
+                                        int64_t &forwardFlops) {
+  MLIRContext ctx;
+  OwningOpRef<ModuleOp> module =
+      loadModule(ctx, input, Mode::Train, GraphShape{batch, seqLen});
+  if (!module ||
+      failed(runPipeline(*module, Mode::Train, options, Stage::Recompute)))
+    return failure();
+  PolicyPlan plan;
+  plan.policy = options.recompute;
+  auto step = module->lookupSymbol<func::FuncOp>("train_step");
+  plan.stepFlops = sumFlops(step);
+  plan.extraFlops =
+      step->getAttrOfType<IntegerAttr>(kRecomputeFlopsAttrName).getInt();
+  plan.layers = step->getAttrOfType<StringAttr>(kRecomputeAttrName).str();
+  forwardFlops = sumFlops(module->lookupSymbol<func::FuncOp>("forward"));
+
+  // The memory plan of the recomputed step (the rest of the pipeline).
+  PassManager pm(&ctx);
+  pm.addPass(createLowerToKernels());
+  pm.addPass(createPlanMemory());
+  if (failed(pm.run(*module)))
+    return failure();
+  step = module->lookupSymbol<func::FuncOp>("train_step");
+  plan.arenaBytes = step->getAttrOfType<IntegerAttr>(kArenaBytesAttrName).getInt();
+  plan.lowerBound =
+      step->getAttrOfType<IntegerAttr>(kArenaLowerBoundAttrName).getInt();
+  return plan;
+}
+
+int gptc::runExplain() {
+  llvm::Expected<GPTConfig> config = loadModelConfig(options::input);
+  if (!config) {
+    llvm::errs() << llvm::toString(config.takeError()) << "\n";
+    return 1;
+  }
+  int64_t B = options::batch ? int64_t(options::batch) : 4;
+  int64_t T = options::seqLen ? int64_t(options::seqLen) : config->sequenceLen;
+  int64_t L = config->nLayer, C = config->nEmbd, V = config->vocabSize,
+          D = config->headDim(), Hkv = config->nKvHead;
+  int64_t params = config->numParameters();
+  // Persistent training state: parameters, gradients, and the optimizer's
+  // (AdamW m and v for the embedding and lm_head, Muon momentum for the
+  // block matrices).
+  int64_t paramBytes = 4 * params;
+  int64_t embeddingParams = 2 * V * C;
+  int64_t optimizerBytes =
+      4 * (2 * embeddingParams + (params - embeddingParams));
+
+  std::vector<PipelineOptions> policies = {
+      {options::target, "none", 0},
+      {options::target, "minimal", 0},
+      {options::target, "full", 0}};
+  if (options::memoryBudget > 0)
+    policies.push_back({options::target, "auto", options::memoryBudget});
+  std::vector<PolicyPlan> plans;
+  int64_t forwardFlops = 0;
+  for (const PipelineOptions &policy : policies) {
+    FailureOr<PolicyPlan> plan =
+        planPolicy(options::input, B, T, policy, forwardFlops);
+    if (failed(plan))
+      return 1;
+    plans.push_back(*plan);
+  }
+
+  int64_t tokens = B * T;
+  auto &out = llvm::outs();
+  out << "model " << config->name << ": L=" << L << " H=" << config->nHead
+      << " Hkv=" << Hkv << " C=" << C << " D=" << D << " V=" << V
+      << "; training batch B=" << B << " x T=" << T << " = " << tokens
+      << " tokens\n";
+  out << llvm::format("  parameters         %14lld  (%s fp32; gradients the "
+                      "same; optimizer state %s)\n",
+                      (long long)params, mib(paramBytes).c_str(),
+                      mib(optimizerBytes).c_str());
+  out << llvm::format("  forward FLOPs/token   %11.4g  (from the graph)\n",
+                      double(forwardFlops) / tokens);
+  out << llvm::format("  training FLOPs/token  %11.4g  (forward + backward, "
+                      "recompute=none; 6N + 12LCT/2 = %.4g)\n",
+                      double(plans[0].stepFlops) / tokens,
+                      6.0 * (params - V * C) + 6.0 * L * C * T);
+  out << llvm::format("  KV cache             %11lld bytes/token for decode "
+                      "(2·L·Hkv·D fp32)\n",
+                      (long long)(2 * L * Hkv * D * 4));
+  out << "\n  recompute   activation arena   lower bound   extra FLOPs/step"
+         "   predicted peak (params+grads+optimizer+arena)   layers\n";
+  for (const PolicyPlan &plan : plans) {
+    int64_t peak = 2 * paramBytes + optimizerBytes + plan.arenaBytes;
+    out << llvm::format("  %-10s  %16s   %11s   %10.3g (+%4.1f%%)   %16s   ",
+                        plan.policy.c_str(), mib(plan.arenaBytes).c_str(),
+                        mib(plan.lowerBound).c_str(), double(plan.extraFlops),
+                        100.0 * plan.extraFlops /
+                            std::max<int64_t>(1, plan.stepFlops -
+                                                     plan.extraFlops),
+                        mib(peak).c_str())
+        << plan.layers << "\n";
+  }
+  return 0;
+}

@@ -1,0 +1,169 @@
+//===- MakeDecode.cpp - gptc-make-decode ----------------------------------===//
+//
+// A forward function over [R, T] tokens → the same computation for T new
+// tokens per row that continue a cached prefix: RoPE at the rows' positions,
+// keys and values written into an explicit KV cache, attention over the
+// cached prefix, lengths advanced once per call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/KernelABI.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace gptc {
+#define GEN_PASS_DEF_MAKEDECODE
+#include "passes/Passes.h.inc"
+} // namespace gptc
+
+using namespace mlir;
+using namespace gptc;
+
+namespace {
+
+/// The index of the argument or result named `name` (gptc.name), if any.
+static std::optional<unsigned> findNamed(func::FuncOp func, StringRef name,
+                                         bool result) {
+  unsigned count = result ? func.getNumResults() : func.getNumArguments();
+  for (unsigned i = 0; i < count; ++i) {
+    auto attr = result ? func.getResultAttrOfType<StringAttr>(i, kIONameAttrName)
+                       : func.getArgAttrOfType<StringAttr>(i, kIONameAttrName);
+    if (attr && attr.getValue() == name)
+      return i;
+  }
+  return std::nullopt;
+}
+
+static NamedAttribute ioName(OpBuilder &b, StringRef name) {
+  return b.getNamedAttr(kIONameAttrName, b.getStringAttr(name));
+}
+
+class DecodeRewriter {
+public:
+  DecodeRewriter(func::FuncOp func, int64_t capacity)
+      : func(func), capacity(capacity), b(func.getContext()) {}
+
+  LogicalResult run();
+
+private:
+  func::FuncOp func;
+  int64_t capacity;
+  OpBuilder b;
+};
+
+LogicalResult DecodeRewriter::run() {
+  std::optional<unsigned> tokensIndex = findNamed(func, "tokens", false);
+  std::optional<unsigned> logitsIndex = findNamed(func, "logits", true);
+  if (!tokensIndex || !logitsIndex)
+    return func.emitError("expects an argument named \"tokens\" and a result "
+                          "named \"logits\"");
+  Block &body = func.getBody().front();
+  for (Operation &op : body)
+    if (isa<AttnScoresOp, CausalMaskOp>(op))
+      return op.emitError("expects fused attention; run "
+                          "gptc-fuse-causal-attention first");
+  SmallVector<CausalAttentionOp> attentions(body.getOps<CausalAttentionOp>());
+  if (attentions.empty())
+    return func.emitError("expects at least one causal attention");
+
+  auto tokens = cast<RankedTensorType>(func.getArgument(*tokensIndex).getType());
+  int64_t R = tokens.getDimSize(0), T = tokens.getDimSize(1);
+  int64_t L = attentions.size();
+  ArrayRef<int64_t> k = cast<RankedTensorType>(attentions[0].getK().getType())
+                            .getShape(); // [R, T, Hkv, D]
+  if (capacity < T)
+    return func.emitError("a KV cache of ")
+           << capacity << " slots per row cannot hold a chunk of " << T
+           << " tokens";
+
+  // The cache and the lengths join the arguments, after the tokens.
+  auto cacheType =
+      RankedTensorType::get({L, R, capacity, k[2], k[3]}, b.getF32Type());
+  auto lengthsType = RankedTensorType::get({R}, b.getI32Type());
+  unsigned at = *tokensIndex + 1;
+  func.insertArgument(at, cacheType, b.getDictionaryAttr(ioName(b, "k_cache")),
+                      func.getLoc());
+  func.insertArgument(at + 1, cacheType,
+                      b.getDictionaryAttr(ioName(b, "v_cache")), func.getLoc());
+  func.insertArgument(at + 2, lengthsType,
+                      b.getDictionaryAttr(ioName(b, "lengths")), func.getLoc());
+  Value kCache = func.getArgument(at), vCache = func.getArgument(at + 1);
+  Value lengths = func.getArgument(at + 2);
+
+  // RoPE at the rows' positions.
+  for (RopeOp rope : llvm::make_early_inc_range(body.getOps<RopeOp>())) {
+    b.setInsertionPoint(rope);
+    Value rotated = b.create<RopeAtOp>(rope.getLoc(), rope.getType(),
+                                       rope.getX(), lengths, rope.getBaseAttr(),
+                                       rope.getRoundBf16Attr());
+    rope.replaceAllUsesWith(rotated);
+    rope.erase();
+  }
+  // Attention: write the new keys and values, attend over the prefix.
+  for (auto [layer, attention] : llvm::enumerate(attentions)) {
+    if (!attention.getLse().use_empty())
+      return attention.emitError("the log-sum-exp is used; decoding does not "
+                                 "compute it");
+    b.setInsertionPoint(attention);
+    Location loc = attention.getLoc();
+    IntegerAttr layerAttr = b.getI64IntegerAttr(layer);
+    kCache = b.create<KVAppendOp>(loc, cacheType, kCache, lengths,
+                                  attention.getK(), layerAttr);
+    vCache = b.create<KVAppendOp>(loc, cacheType, vCache, lengths,
+                                  attention.getV(), layerAttr);
+    Value out = b.create<CachedAttentionOp>(
+        loc, attention.getOut().getType(), attention.getQ(), kCache, vCache,
+        lengths, layerAttr, attention.getScaleAttr());
+    attention.getOut().replaceAllUsesWith(out);
+    attention.erase();
+  }
+
+  // Return the new tokens' logits, the cache and the advanced lengths.
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  Value logits = ret.getOperand(*logitsIndex);
+  b.setInsertionPoint(ret);
+  Value advanced = b.create<KVAdvanceOp>(
+      NameLoc::get(b.getStringAttr("kv_cache.advance")), lengthsType, lengths,
+      b.getI64IntegerAttr(T));
+  b.create<func::ReturnOp>(ret.getLoc(),
+                           ValueRange{logits, kCache, vCache, advanced});
+  ret.erase();
+  SmallVector<Type> resultTypes = {logits.getType(), cacheType, cacheType,
+                                   lengthsType};
+  func.setType(b.getFunctionType(func.getArgumentTypes(), resultTypes));
+  SmallVector<DictionaryAttr> resultAttrs;
+  for (StringRef name : {"logits", "k_cache", "v_cache", "lengths"})
+    resultAttrs.push_back(b.getDictionaryAttr(ioName(b, name)));
+  func.setAllResultAttrs(resultAttrs);
+
+  // What only fed the loss goes, and with it the targets.
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+    if (isOpTriviallyDead(&op))
+      op.erase();
+  if (std::optional<unsigned> targets = findNamed(func, "targets", false)) {
+    if (!func.getArgument(*targets).use_empty())
+      return func.emitError("the targets are used by more than the loss");
+    func.eraseArgument(*targets);
+  }
+  return success();
+}
+
+struct MakeDecode : gptc::impl::MakeDecodeBase<MakeDecode> {
+  using MakeDecodeBase::MakeDecodeBase;
+
+  void runOnOperation() override {
+    if (capacity <= 0) {
+      getOperation().emitError("gptc-make-decode needs capacity > 0");
+      return signalPassFailure();
+    }
+    SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
+    for (func::FuncOp func : funcs)
+      if (!func.isExternal() &&
+          failed(DecodeRewriter(func, capacity).run()))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
