@@ -31,3 +31,13 @@ func.func @returns_twice(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
 func.func @dynamic_param(%w: tensor<?xf32> {gptc.param = "w"}) {
   return
 }
+
+// -----
+
+// Tests that a value updated in place cannot be read afterwards.
+func.func @read_after_update(%len: tensor<1xi32>) -> (tensor<1xi32>, tensor<1xi32>) {
+  // expected-error @+1 {{updates a value in place that is still read afterwards}}
+  %a = gptc.kv_advance %len {by = 1 : i64} : tensor<1xi32>
+  %b = gptc.kv_advance %len {by = 2 : i64} : tensor<1xi32>
+  return %a, %b : tensor<1xi32>, tensor<1xi32>
+}

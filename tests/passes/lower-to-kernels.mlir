@@ -35,3 +35,21 @@ func.func @aligned(%a: tensor<3xf32> {gptc.param = "a"}, %b: tensor<3xf32> {gptc
   %c = gptc.softcap %s {cap = 15.0 : f32} : tensor<3xf32>
   return %c : tensor<3xf32>
 }
+
+// -----
+
+// Tests in-place updates: the cache argument is written by kv_append
+// without a copy or an output argument (the cache is not an input of the
+// kernel, only its output), and the lengths likewise by kv_advance.
+// CHECK-LABEL: func.func @in_place
+// CHECK-SAME: (%{{.*}}: memref<0xi8> {gptc.buffer = "params"}, %[[KC:.*]]: memref<16xf32> {gptc.name = "k_cache", gptc.shape = array<i64: 1, 1, 4, 1, 4>}, %[[LEN:.*]]: memref<1xi32> {gptc.name = "lengths", gptc.shape = array<i64: 1>}, %[[K:.*]]: memref<4xf32> {gptc.name = "k", gptc.shape = array<i64: 1, 1, 1, 4>})
+// CHECK-NOT: memref.alloc
+// CHECK: gptc.kernel "kvAppend" ins(%[[LEN]], %[[K]] : memref<1xi32>, memref<4xf32>) outs(%[[KC]] : memref<16xf32>) dims [1, 1, 4, 1, 4, 1] scalars [0 : i32]
+// CHECK: gptc.kernel "kvAdvance" outs(%[[LEN]] : memref<1xi32>) dims [1] scalars [1 : i32]
+// CHECK-NEXT: return
+func.func @in_place(%kc: tensor<1x1x4x1x4xf32> {gptc.name = "k_cache"}, %len: tensor<1xi32> {gptc.name = "lengths"},
+                    %k: tensor<1x1x1x4xf32> {gptc.name = "k"}) -> (tensor<1x1x4x1x4xf32>, tensor<1xi32>) {
+  %kc1 = gptc.kv_append %kc, %len, %k {layer = 0 : i64} : tensor<1x1x4x1x4xf32>, tensor<1xi32>, tensor<1x1x1x4xf32>
+  %len1 = gptc.kv_advance %len {by = 1 : i64} : tensor<1xi32>
+  return %kc1, %len1 : tensor<1x1x4x1x4xf32>, tensor<1xi32>
+}
