@@ -32,6 +32,12 @@ struct Bundle {
   std::string weightsPath() const { return dir + "/weights.safetensors"; }
   std::string goldenPath() const { return dir + "/golden.safetensors"; }
 
+  /// The model's sequence_len.
+  int64_t sequenceLen() const {
+    const llvm::json::Object *config = golden.getObject("config");
+    return config ? config->getInteger("sequence_len").value_or(0) : 0;
+  }
+
   /// A suggested tolerance from golden.json, or `fallback`.
   double tolerance(StringRef key, double fallback) const {
     if (const llvm::json::Object *tols =
@@ -69,34 +75,49 @@ static double maxAbsDiff(const std::vector<float> &a,
   return worst;
 }
 
-/// Compiles the bundle's model in training mode under `options` into
-/// `<work>/<name>` (a gradient-check program), or returns the planned arena
-/// of @train_step when `arenaOnly`.
-static llvm::Expected<int64_t> compileBundle(const Bundle &bundle, int64_t B,
-                                             int64_t T,
+/// Compiles the bundle's model in `mode` at `shape` under `options` into the
+/// program `exe` with the host main `host`, or returns the planned arena of
+/// @train_step when `arenaOnly`.
+static llvm::Expected<int64_t> compileBundle(const Bundle &bundle, Mode mode,
+                                             const GraphShape &shape,
                                              const PipelineOptions &options,
                                              const std::string &exe,
-                                             bool arenaOnly) {
+                                             StringRef host, bool arenaOnly) {
   MLIRContext ctx;
-  OwningOpRef<ModuleOp> module =
-      loadModule(ctx, bundle.dir, Mode::Train, GraphShape{B, T});
+  OwningOpRef<ModuleOp> module = loadModule(ctx, bundle.dir, mode, shape);
   if (!module)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "cannot build the bundle's model");
-  if (failed(runPipeline(*module, Mode::Train, options,
+  if (failed(runPipeline(*module, mode, options,
                          arenaOnly ? Stage::Planned : Stage::EmitC)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "the training pipeline failed");
+                                   "the " + modeName(mode) +
+                                       " pipeline failed");
   if (arenaOnly)
     return module->lookupSymbol<func::FuncOp>("train_step")
         ->getAttrOfType<IntegerAttr>("gptc.arena_bytes")
         .getInt();
   if (llvm::Error err = writeCpp(*module, exe + ".cpp"))
     return std::move(err);
-  if (llvm::Error err =
-          buildExecutable(exe + ".cpp", exe, "gradcheck", options::cxx))
+  if (llvm::Error err = buildExecutable(exe + ".cpp", exe, host, options::cxx))
     return std::move(err);
   return 0;
+}
+
+/// Runs `exe --weights W --data D --out <exe>.safetensors` and opens the
+/// output.
+static Expected<SafetensorsFile> runProgram(const Bundle &bundle,
+                                            const std::string &exe) {
+  std::string weights = bundle.weightsPath(), data = bundle.goldenPath();
+  std::string out = exe + ".safetensors";
+  StringRef args[] = {exe, "--weights", weights, "--data", data, "--out", out};
+  std::string runError;
+  int rc =
+      llvm::sys::ExecuteAndWait(exe, args, std::nullopt, {}, 0, 0, &runError);
+  if (rc != 0)
+    return Status::error("the compiled program {} failed (exit {}){}", exe, rc,
+                         runError.empty() ? "" : ": " + runError);
+  return SafetensorsFile::open(out);
 }
 
 /// The worst gradient error over all parameters, relative to the largest
@@ -173,9 +194,11 @@ int gptc::runVerify(const char *argv0) {
   if (hasGradients) {
     policies = {{"cpu", "none", 0}, {"cpu", "minimal", 0}, {"cpu", "full", 0}};
     llvm::Expected<int64_t> minimal =
-        compileBundle(bundle, B, T, policies[1], "", /*arenaOnly=*/true);
+        compileBundle(bundle, Mode::Train, GraphShape{B, T}, policies[1], "",
+                      "", /*arenaOnly=*/true);
     llvm::Expected<int64_t> full =
-        compileBundle(bundle, B, T, policies[2], "", /*arenaOnly=*/true);
+        compileBundle(bundle, Mode::Train, GraphShape{B, T}, policies[2], "",
+                      "", /*arenaOnly=*/true);
     if (!minimal || !full)
       return verifyError(llvm::toString(minimal ? full.takeError()
                                                 : minimal.takeError()));
@@ -209,20 +232,12 @@ int gptc::runVerify(const char *argv0) {
   };
   for (const PipelineOptions &policy : policies) {
     std::string exe = (work + "/gradcheck-" + policy.recompute).str();
-    std::string out = exe + ".safetensors";
     if (llvm::Expected<int64_t> built =
-            compileBundle(bundle, B, T, policy, exe, /*arenaOnly=*/false);
+            compileBundle(bundle, Mode::Train, GraphShape{B, T}, policy, exe,
+                          "gradcheck", /*arenaOnly=*/false);
         !built)
       return verifyError(llvm::toString(built.takeError()));
-    std::string weights = bundle.weightsPath(), data = bundle.goldenPath();
-    StringRef args[] = {exe, "--weights", weights, "--data", data, "--out", out};
-    std::string runError;
-    int rc = llvm::sys::ExecuteAndWait(exe, args, std::nullopt, {}, 0, 0,
-                                       &runError);
-    if (rc != 0)
-      return verifyError("the compiled program failed (exit " + Twine(rc) +
-                         ")" + (runError.empty() ? "" : ": " + runError));
-    Expected<SafetensorsFile> result = SafetensorsFile::open(out);
+    Expected<SafetensorsFile> result = runProgram(bundle, exe);
     if (!result.ok())
       return verifyError(result.status().message());
     std::vector<float> logits(refLogitsInfo->numel), loss(1), stepLoss(1);
@@ -254,6 +269,50 @@ int gptc::runVerify(const char *argv0) {
   }
   if (!hasGradients)
     llvm::outs() << "  (the bundle has no gradients to check)\n";
+
+  // Greedy decode through the KV cache: prefill the prompt in two chunks,
+  // then one token per step.
+  if (const gptc::TensorInfo *prompt = reference->find("decode.prompt")) {
+    int64_t promptLen = prompt->numel;
+    GraphShape shape{1, 0, /*rows=*/1,
+                     /*prefillChunk=*/std::max<int64_t>(1, promptLen / 2)};
+    std::string exe = (work + "/decodecheck").str();
+    PipelineOptions decodeOptions{"cpu", "minimal", 0,
+                                  bundle.sequenceLen()};
+    if (llvm::Expected<int64_t> built =
+            compileBundle(bundle, Mode::Decode, shape, decodeOptions, exe,
+                          "decodecheck", /*arenaOnly=*/false);
+        !built)
+      return verifyError(llvm::toString(built.takeError()));
+    Expected<SafetensorsFile> result = runProgram(bundle, exe);
+    if (!result.ok())
+      return verifyError(result.status().message());
+    const gptc::TensorInfo *refSteps = reference->find("decode.step_logits_f64");
+    std::vector<int64_t> refTokens, gotTokens, tokenShape;
+    if (!refSteps)
+      return verifyError(bundle.goldenPath() +
+                         ": no 'decode.step_logits_f64' to compare with");
+    std::vector<float> steps(refSteps->numel), chunkedDiff(1);
+    std::vector<double> refStepLogits(refSteps->numel);
+    for (const Status &s :
+         {result->readF32("step_logits", refSteps->shape, steps.data()),
+          result->readF32("chunked_prefill_diff", {}, chunkedDiff.data()),
+          result->readI64("tokens", gotTokens, tokenShape),
+          reference->readI64("decode.tokens", refTokens, tokenShape),
+          reference->readF64("decode.step_logits_f64", refSteps->shape,
+                             refStepLogits.data())})
+      if (!s.ok())
+        return verifyError(s.message());
+    report({"decode step logits (KV cache)", maxAbsDiff(steps, refStepLogits),
+            logitsTol});
+    report({"chunked prefill vs one token at a time",
+            double(chunkedDiff[0]), logitsTol});
+    bool same = gotTokens == refTokens;
+    llvm::outs() << "  greedy tokens: " << gotTokens.size() << " generated, "
+                 << (same ? "equal to the reference  ok" : "DIFFERENT  FAIL")
+                 << "\n";
+    allOk &= same;
+  }
   llvm::outs() << (allOk ? "PASS\n" : "FAIL\n");
   if (options::workDir.empty())
     llvm::sys::fs::remove_directories(work);

@@ -1,0 +1,139 @@
+//===- DecodeCheckMain.cpp - main() of a decode-check program -------------===//
+//
+// Runs a decode module's `prefill` and `step` on a reference bundle's greedy
+// decode (one row) and writes what `gptc verify` compares: the logits of
+// every generated step, the greedy tokens, and how far a prompt fed in
+// prefill chunks is from the same prompt fed one token at a time.
+//
+//===----------------------------------------------------------------------===//
+
+#include "backends/common/Safetensors.h"
+#include "backends/host/HostCommon.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace gptc;
+using namespace gptc::host;
+
+// Defined by the generated code.
+extern const ProgramInfo prefill_program;
+extern const ProgramInfo step_program;
+void prefill(char *params, int32_t *tokens, float *kCache, float *vCache,
+             int32_t *lengths, float *logits, char *arena);
+void step(char *params, int32_t *tokens, float *kCache, float *vCache,
+          int32_t *lengths, float *logits, char *arena);
+
+namespace {
+
+/// One row's KV cache and the buffers both programs run on.
+struct Decoder {
+  char *params;
+  char *arena;
+  std::vector<float> kCache, vCache; // [L, 1, Cap, Hkv, D]
+  int32_t length = 0;
+  int64_t chunk, vocab;
+
+  Decoder(char *params, char *arena)
+      : params(params), arena(arena),
+        kCache(step_program.inputs[1].numel()),
+        vCache(step_program.inputs[1].numel()),
+        chunk(prefill_program.inputs[0].shape[1]),
+        vocab(step_program.outputs[0].shape[2]) {}
+
+  /// Feeds `tokens` (whole prefill chunks first when `usePrefill`, the rest
+  /// one at a time) and returns the logits [V] of the last one.
+  std::vector<float> feed(const std::vector<int32_t> &tokens, bool usePrefill) {
+    std::vector<float> logits(vocab);
+    size_t next = 0;
+    if (usePrefill) {
+      std::vector<float> chunkLogits(chunk * vocab); // [1, Tc, V]
+      for (; next + chunk <= tokens.size(); next += chunk) {
+        std::vector<int32_t> piece(tokens.begin() + next,
+                                   tokens.begin() + next + chunk);
+        prefill(params, piece.data(), kCache.data(), vCache.data(), &length,
+                chunkLogits.data(), arena);
+        std::copy(chunkLogits.end() - vocab, chunkLogits.end(), logits.begin());
+      }
+    }
+    for (; next < tokens.size(); ++next) {
+      int32_t token = tokens[next];
+      step(params, &token, kCache.data(), vCache.data(), &length,
+           logits.data(), arena);
+    }
+    return logits;
+  }
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Expected<Args> args = Args::parse(
+      argc, argv,
+      std::string("usage: ") + argv[0] +
+          " --weights W.safetensors --data D.safetensors --out O.safetensors"
+          "\n\nDecodes the bundle's 'decode.prompt' greedily for as many "
+          "steps as 'decode.tokens'\nholds and writes 'step_logits', "
+          "'tokens' and 'chunked_prefill_diff'.",
+      {{"weights", "safetensors file with every parameter"},
+       {"data", "reference bundle with 'decode.prompt' and 'decode.tokens'"},
+       {"out", "where to write the results"}});
+  if (!args.ok())
+    return fail(argv[0], args.status());
+  for (const char *required : {"weights", "data", "out"})
+    if (!args->has(required))
+      return fail(argv[0], Status::error("missing --{}; see --help", required));
+  if (step_program.inputs[0].shape[0] != 1)
+    return fail(argv[0], Status::error("the decode check needs a program "
+                                       "compiled with --rows 1"));
+
+  AlignedBuffer params = allocateBuffer(step_program.paramBytes);
+  if (Status s = loadParameters(step_program, args->get("weights"),
+                                params.get());
+      !s.ok())
+    return fail(argv[0], s);
+  Expected<SafetensorsFile> data = SafetensorsFile::open(args->get("data"));
+  if (!data.ok())
+    return fail(argv[0], data.status());
+  std::vector<int64_t> prompt64, expected, shape;
+  for (Status s : {data->readI64("decode.prompt", prompt64, shape),
+                   data->readI64("decode.tokens", expected, shape)})
+    if (!s.ok())
+      return fail(argv[0], s);
+  std::vector<int32_t> prompt(prompt64.begin(), prompt64.end());
+  int64_t capacity = step_program.inputs[1].shape[2];
+  if (int64_t(prompt.size() + expected.size()) > capacity)
+    return fail(argv[0], Status::error("the prompt and the decode need {} "
+                                       "slots, the cache holds {}",
+                                       prompt.size() + expected.size(),
+                                       capacity));
+
+  AlignedBuffer arena = allocateBuffer(
+      std::max(prefill_program.arenaBytes, step_program.arenaBytes));
+  Decoder chunked(params.get(), arena.get()), stepwise(params.get(),
+                                                       arena.get());
+  std::vector<float> logits = chunked.feed(prompt, /*usePrefill=*/true);
+  std::vector<float> reference = stepwise.feed(prompt, /*usePrefill=*/false);
+  float chunkedDiff = 0;
+  for (size_t i = 0; i < logits.size(); ++i)
+    chunkedDiff = std::max(chunkedDiff, std::fabs(logits[i] - reference[i]));
+
+  // Greedy: each step's logits pick the next token, which is fed back.
+  int64_t steps = expected.size(), vocab = chunked.vocab;
+  std::vector<float> stepLogits(steps * vocab); // [steps, V]
+  std::vector<int64_t> tokens(steps);
+  for (int64_t i = 0; i < steps; ++i) {
+    std::copy(logits.begin(), logits.end(), stepLogits.begin() + i * vocab);
+    tokens[i] = std::max_element(logits.begin(), logits.end()) - logits.begin();
+    logits = chunked.feed({int32_t(tokens[i])}, /*usePrefill=*/false);
+  }
+
+  Status s = writeSafetensors(
+      args->get("out"),
+      {{"step_logits", DType::F32, {steps, vocab}, stepLogits.data()},
+       {"tokens", DType::I64, {steps}, tokens.data()},
+       {"chunked_prefill_diff", DType::F32, {}, &chunkedDiff}},
+      {{"config", step_program.config}});
+  return s.ok() ? 0 : fail(argv[0], s);
+}
