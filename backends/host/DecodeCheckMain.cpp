@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "backends/common/Safetensors.h"
+#include "backends/host/GeneratedPrograms.h"
 #include "backends/host/HostCommon.h"
 
 #include <algorithm>
@@ -17,13 +18,6 @@
 using namespace gptc;
 using namespace gptc::host;
 
-// Defined by the generated code.
-extern const ProgramInfo prefill_program;
-extern const ProgramInfo step_program;
-void prefill(char *params, int32_t *tokens, float *kCache, float *vCache,
-             int32_t *lengths, float *logits, char *arena);
-void step(char *params, int32_t *tokens, float *kCache, float *vCache,
-          int32_t *lengths, float *logits, char *arena);
 
 namespace {
 
@@ -81,9 +75,8 @@ int main(int argc, char **argv) {
        {"out", "where to write the results"}});
   if (!args.ok())
     return fail(argv[0], args.status());
-  for (const char *required : {"weights", "data", "out"})
-    if (!args->has(required))
-      return fail(argv[0], Status::error("missing --{}; see --help", required));
+  if (Status s = args->require({"weights", "data", "out"}); !s.ok())
+    return fail(argv[0], s);
   if (step_program.inputs[0].shape[0] != 1)
     return fail(argv[0], Status::error("the decode check needs a program "
                                        "compiled with --rows 1"));

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "backends/common/Safetensors.h"
+#include "backends/host/GeneratedPrograms.h"
 #include "backends/host/HostCommon.h"
 
 #include <chrono>
@@ -15,10 +16,6 @@
 using namespace gptc;
 using namespace gptc::host;
 
-// Defined by the generated code.
-extern const ProgramInfo forward_program;
-void forward(char *params, int32_t *tokens, int32_t *targets, float *logits,
-             float *loss, char *arena);
 
 int main(int argc, char **argv) {
   const ProgramInfo &program = forward_program;
@@ -35,9 +32,8 @@ int main(int argc, char **argv) {
        {"out", "write 'logits' and 'loss' to this safetensors file"}});
   if (!args.ok())
     return fail(argv[0], args.status());
-  for (const char *required : {"weights", "data"})
-    if (!args->has(required))
-      return fail(argv[0], Status::error("missing --{}; see --help", required));
+  if (Status s = args->require({"weights", "data"}); !s.ok())
+    return fail(argv[0], s);
 
   AlignedBuffer params = allocateBuffer(program.paramBytes);
   if (Status s = loadParameters(program, args->get("weights"), params.get());

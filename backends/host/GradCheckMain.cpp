@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "backends/common/Safetensors.h"
+#include "backends/host/GeneratedPrograms.h"
 #include "backends/host/HostCommon.h"
 
 #include <algorithm>
@@ -15,13 +16,6 @@
 using namespace gptc;
 using namespace gptc::host;
 
-// Defined by the generated code.
-extern const ProgramInfo forward_program;
-extern const ProgramInfo train_step_program;
-void forward(char *params, int32_t *tokens, int32_t *targets, float *logits,
-             float *loss, char *arena);
-void train_step(char *params, int32_t *tokens, int32_t *targets, float *loss,
-                char *grads, char *arena);
 
 int main(int argc, char **argv) {
   Expected<Args> args = Args::parse(
@@ -36,9 +30,8 @@ int main(int argc, char **argv) {
        {"out", "where to write the results"}});
   if (!args.ok())
     return fail(argv[0], args.status());
-  for (const char *required : {"weights", "data", "out"})
-    if (!args->has(required))
-      return fail(argv[0], Status::error("missing --{}; see --help", required));
+  if (Status s = args->require({"weights", "data", "out"}); !s.ok())
+    return fail(argv[0], s);
 
   const ProgramInfo &program = train_step_program;
   AlignedBuffer params = allocateBuffer(program.paramBytes);

@@ -58,6 +58,13 @@ Expected<Args> Args::parse(int argc, char **argv, const std::string &usage,
   return args;
 }
 
+Status Args::require(std::initializer_list<const char *> names) const {
+  for (const char *name : names)
+    if (!has(name))
+      return Status::error("missing --{}; see --help", name);
+  return Status::success();
+}
+
 std::string Args::get(const std::string &name) const {
   if (auto it = values.find(name); it != values.end())
     return it->second;
@@ -173,9 +180,9 @@ Status gptc::host::loadBatch(const ProgramInfo &program,
   return readTokens(*data, program.inputs[1], -1, *vocab, targets);
 }
 
-Expected<std::vector<int32_t>>
-gptc::host::byteTokens(const std::string &bytes, const std::string &source,
-                       int64_t vocab) {
+Expected<std::vector<int32_t>> gptc::host::byteTokens(const std::string &bytes,
+                                                      const std::string &source,
+                                                      int64_t vocab) {
   std::vector<int32_t> tokens(bytes.size()); // [N]
   for (size_t i = 0; i < bytes.size(); ++i) {
     int32_t token = static_cast<unsigned char>(bytes[i]);

@@ -37,6 +37,8 @@ public:
                               const std::vector<Flag> &flags);
 
   bool has(const std::string &name) const { return values.count(name) != 0; }
+  /// An error naming the first of `names` that was not given.
+  Status require(std::initializer_list<const char *> names) const;
   /// The value of `name` (or its default; empty when it has neither).
   std::string get(const std::string &name) const;
   /// `name` as an integer in [min, max], or an error naming the flag.

@@ -16,6 +16,7 @@
 #include "backends/common/Json.h"
 #include "backends/host/Checkpoint.h"
 #include "backends/host/Data.h"
+#include "backends/host/GeneratedPrograms.h"
 #include "backends/host/HostCommon.h"
 #include "backends/host/Init.h"
 #include "backends/host/Optimizer.h"
@@ -32,16 +33,6 @@
 
 using namespace gptc;
 using namespace gptc::host;
-
-// Defined by the generated code. train_step writes the mean cross-entropy
-// of one micro-batch to *loss and the gradient of every parameter to grads,
-// a buffer laid out like params (overwritten, not accumulated).
-extern const ProgramInfo train_step_program;
-extern const ProgramInfo forward_program;
-void train_step(char *params, int32_t *tokens, int32_t *targets, float *loss,
-                char *grads, char *arena);
-void forward(char *params, int32_t *tokens, int32_t *targets, float *logits,
-             float *loss, char *arena);
 
 namespace {
 
