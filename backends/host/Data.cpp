@@ -2,6 +2,8 @@
 
 #include "backends/host/Data.h"
 
+#include "backends/host/HostCommon.h"
+
 #include "backends/common/FileUtil.h"
 
 #include <algorithm>
@@ -19,22 +21,6 @@ constexpr int64_t kTaskTrainBytes = 1 << 20;
 /// The longest problem of each task: "999+999=1998\n", "abcdefgh>abcdefgh\n".
 constexpr int64_t kMaxAddProblem = 13;
 constexpr int64_t kMaxCopyProblem = 18;
-
-/// Byte-level tokens of `bytes`, each of which must be below `vocab`.
-Expected<std::vector<int32_t>>
-byteTokens(const std::string &bytes, const std::string &source, int64_t vocab) {
-  std::vector<int32_t> tokens(bytes.size()); // [N]
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    int32_t token = static_cast<unsigned char>(bytes[i]);
-    if (token >= vocab)
-      return Status::error("{}: byte {} at offset {} is not a token of the "
-                           "model: the byte-level tokenizer needs every byte "
-                           "below vocab_size {}",
-                           source, token, i, vocab);
-    tokens[i] = token;
-  }
-  return tokens;
-}
 
 /// The tokens of a GPTCTOK1 file, whose contents are `bytes`.
 Expected<std::vector<int32_t>>

@@ -135,17 +135,6 @@ struct Options {
   OptimizerKind optimizer = OptimizerKind::Muon;
 };
 
-/// The value of `name` as a finite number.
-Expected<double> getReal(const Args &args, const std::string &name) {
-  std::string text = args.get(name);
-  char *end = nullptr;
-  double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(value))
-    return Status::error("option '--{}' expects a number, got '{}'", name,
-                         text);
-  return value;
-}
-
 Expected<Options> readOptions(const Args &args, const Model &model) {
   Options options;
   options.data = args.get("data");
@@ -186,14 +175,14 @@ Expected<Options> readOptions(const Args &args, const Model &model) {
                          "multiple of {} or recompile with another --batch",
                          options.batch, model.B, model.B);
 
-  Expected<double> valFraction = getReal(args, "val-fraction");
+  Expected<double> valFraction = args.getReal("val-fraction");
   if (!valFraction.ok())
     return valFraction.status();
   if (*valFraction <= 0 || *valFraction >= 1)
     return Status::error("option '--val-fraction' must be in (0, 1), got {}",
                          *valFraction);
   options.valFraction = *valFraction;
-  Expected<double> lrScale = getReal(args, "lr-scale");
+  Expected<double> lrScale = args.getReal("lr-scale");
   if (!lrScale.ok())
     return lrScale.status();
   if (*lrScale <= 0)
