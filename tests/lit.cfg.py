@@ -23,4 +23,7 @@ if shutil.which("c++"):
 if shutil.which("nvcc") or os.path.exists("/usr/local/cuda/bin/nvcc"):
     config.available_features.add("nvcc")
 config.substitutions.append(("%gptc_src_root", config.gptc_src_root))
+# Long prompts for the decode tests (lit has no loops).
+config.substitutions.append(("%{long60}", "x" * 60))
+config.substitutions.append(("%{long70}", "x" * 70))
 config.substitutions.append(("%golden", os.path.join(config.gptc_src_root, "tests", "golden")))
