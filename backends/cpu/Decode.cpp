@@ -102,7 +102,9 @@ void cachedAttention(const float *q,      // [R, T, H, D]
   for (Partial &p : partials)
     p.acc.assign(D, 0.0f);
 
-#pragma omp parallel for collapse(2) schedule(dynamic)
+  // Worth threads only when there are enough keys to read.
+  const bool parallel = lengths[0] * pairs * D >= kParallelThreshold;
+#pragma omp parallel for collapse(2) schedule(dynamic) if (parallel)
   for (int64_t item = 0; item < pairs; ++item)
     for (int64_t split = 0; split < splits; ++split) {
       const int64_t r = item / (Hkv * T), kv = item / T % Hkv, t = item % T;
@@ -117,7 +119,7 @@ void cachedAttention(const float *q,      // [R, T, H, D]
     }
 
   // Combine the splits of each query head by their log-sum-exp.
-#pragma omp parallel for
+#pragma omp parallel for if (parallel)
   for (int64_t item = 0; item < pairs; ++item) {
     const int64_t r = item / (Hkv * T), kv = item / T % Hkv, t = item % T;
     for (int64_t g = 0; g < G; ++g) {

@@ -12,8 +12,6 @@
 namespace gptc::cpu {
 namespace {
 
-// Below this many elements one thread is faster than an OpenMP fork/join.
-constexpr int64_t kParallelThreshold = 1 << 15;
 
 } // namespace
 

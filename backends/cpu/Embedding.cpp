@@ -25,7 +25,7 @@ void embedding(const float *table, // [V, C]
                const int32_t *ids, // [n]
                float *out,         // [n, C]
                int64_t n, int64_t V, int64_t C) {
-#pragma omp parallel for
+#pragma omp parallel for if (n * C >= kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) {
     // The caller validated the ids; this only guards debug builds.
     assert(ids[i] >= 0 && ids[i] < V && "embedding id out of range");

@@ -33,6 +33,10 @@
 
 namespace gptc::cpu {
 
+/// Below this many elements a kernel runs on the calling thread: waking the
+/// OpenMP team costs more than the work (decode steps are full of such ops).
+constexpr int64_t kParallelThreshold = 1 << 15;
+
 /// `x` rounded to the nearest bfloat16 (ties to even) and widened back to
 /// float. NaN stays NaN (quiet, same sign); overflow rounds to infinity.
 inline float roundToBf16(float x) { return bf16ToF32(f32ToBf16(x)); }

@@ -44,10 +44,46 @@ void sgemm(char transA, char transB, int64_t m, int64_t n, int64_t k,
   }
 }
 
+/// y[rows, out] = x · wᵀ for a handful of rows (decoding): one pass over the
+/// weights, each output a dot product of a contiguous weight row with the
+/// rows of x, four outputs at a time so that x is reused from registers.
+static void gemvRows(const float *x, // [rows, in]
+                     const float *w, // [out, in]
+                     float *y,       // [rows, out]
+                     int64_t rows, int64_t in, int64_t out) {
+  constexpr int64_t kOutputs = 4;
+  const int64_t blocks = (out + kOutputs - 1) / kOutputs;
+#pragma omp parallel for schedule(static) if (out * in >= kParallelThreshold)
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t first = block * kOutputs;
+    const int64_t count = std::min(kOutputs, out - first);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *xRow = x + r * in;
+      float sums[kOutputs] = {0, 0, 0, 0};
+      for (int64_t o = 0; o < count; ++o) {
+        const float *wRow = w + (first + o) * in;
+        float sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t i = 0; i < in; ++i)
+          sum += xRow[i] * wRow[i];
+        sums[o] = sum;
+      }
+      for (int64_t o = 0; o < count; ++o)
+        y[r * out + first + o] = sums[o];
+    }
+  }
+}
+
 void linear(const float *x, // [rows, in]
             const float *w, // [out, in]
             float *y,       // [rows, out]
             int64_t rows, int64_t in, int64_t out) {
+  // A decode step has one row per sequence: stream the weights once instead
+  // of packing them for a GEMM.
+  if (rows <= 4) {
+    gemvRows(x, w, y, rows, in, out);
+    return;
+  }
   sgemm('N', 'T', rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
 }
 

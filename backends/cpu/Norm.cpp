@@ -18,7 +18,7 @@ double inverseRms(double sumSquares, int64_t cols, float eps) {
 void rmsNorm(const float *x, // [rows, cols]
              float *y,       // [rows, cols]
              int64_t rows, int64_t cols, float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if (rows * cols >= kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) {
     const float *xRow = x + r * cols;
     float *yRow = y + r * cols;
