@@ -5,7 +5,9 @@
 #  2. compile models/tiny.toml to a training program and train it for a few
 #     minutes on a synthetic task that needs attention to earlier tokens
 #     (adding numbers: "123+45=168"), then show the loss curve and how many
-#     held-out sums it gets exactly right.
+#     held-out sums it gets exactly right;
+#  3. compile the same model to a decode program and let the trained
+#     checkpoint complete a few sums through its KV cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
@@ -25,3 +27,10 @@ rm -rf build/demo/runs
 build/demo/train_tiny --data task:add --steps ${DEMO_STEPS:-600} --batch 8 \
   --eval-every 200 --log-every 50 --out build/demo/runs/add
 python3 scripts/plot_metrics.py build/demo/runs/add/metrics.jsonl
+
+echo "== 3. decoding with the trained checkpoint =="
+build/bin/gptc compile models/tiny.toml --mode=decode -o build/demo/decode_tiny
+for prompt in "12+34=" "205+17=" "9+90=" "48+152="; do
+  build/demo/decode_tiny --weights build/demo/runs/add/model.safetensors \
+    --prompt "$prompt" --max-tokens 12 --temperature 0 --quiet | head -1
+done
