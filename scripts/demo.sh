@@ -31,6 +31,7 @@ python3 scripts/plot_metrics.py build/demo/runs/add/metrics.jsonl
 echo "== 3. decoding with the trained checkpoint =="
 build/bin/gptc compile models/tiny.toml --mode=decode -o build/demo/decode_tiny
 for prompt in "12+34=" "205+17=" "9+90=" "48+152="; do
-  build/demo/decode_tiny --weights build/demo/runs/add/model.safetensors \
-    --prompt "$prompt" --max-tokens 12 --temperature 0 --quiet | head -1
+  answer=$(build/demo/decode_tiny --weights build/demo/runs/add/model.safetensors \
+    --prompt "$prompt" --max-tokens 8 --temperature 0 --quiet)
+  echo "$prompt${answer%%$'\n'*}   (expected $((${prompt%=})))"
 done
