@@ -73,6 +73,8 @@ static void addAttentionFusion(OpPassManager &pm) {
 /// From kernels to C++: shared by every mode. Stops after `last`.
 static void addCodegen(OpPassManager &pm, const PipelineOptions &options,
                        Stage last) {
+  // The number format of the matrix products (bf16 inputs, f32 sums).
+  pm.addPass(createMatmulPrecision(MatmulPrecisionOptions{options.precision}));
   // One kernel call per op on flat buffers; parameters packed in one buffer.
   pm.addPass(createLowerToKernels());
   if (last == Stage::Kernels)
@@ -162,6 +164,10 @@ struct PipelineCLOptions : PassPipelineOptions<PipelineCLOptions> {
       *this, "memory-budget",
       llvm::cl::desc("Training, recompute=auto: arena bytes"),
       llvm::cl::init(0)};
+  Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("Matrix products: f32 or bf16 inputs"),
+      llvm::cl::init("f32")};
   Option<int64_t> kvCapacity{*this, "kv-capacity",
                              llvm::cl::desc("Decoding: KV-cache slots per row"),
                              llvm::cl::init(0)};
@@ -173,21 +179,23 @@ void gptc::registerPipelines() {
       "gptc-forward-pipeline",
       "Forward pass: fuse attention, lower to kernels, plan memory, EmitC",
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
-        buildForwardPipeline(pm, PipelineOptions{cl.target});
+        buildForwardPipeline(pm, PipelineOptions{cl.target, "minimal", 0, 0,
+                                                 cl.precision});
       });
   PassPipelineRegistration<PipelineCLOptions>(
       "gptc-train-pipeline",
       "Training: the forward pipeline plus @train_step with gradients",
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
         buildTrainPipeline(pm, PipelineOptions{cl.target, cl.recompute,
-                                               cl.memoryBudget});
+                                               cl.memoryBudget, 0,
+                                               cl.precision});
       });
   PassPipelineRegistration<PipelineCLOptions>(
       "gptc-decode-pipeline",
       "Decoding: prefill and step over an explicit KV cache",
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
         buildDecodePipeline(pm, PipelineOptions{cl.target, cl.recompute,
-                                                cl.memoryBudget,
-                                                cl.kvCapacity});
+                                                cl.memoryBudget, cl.kvCapacity,
+                                                cl.precision});
       });
 }

@@ -43,6 +43,7 @@ struct PipelineOptions {
   std::string recompute = "minimal"; // training: none, minimal, full or auto
   int64_t memoryBudget = 0;        // training, recompute=auto: arena bytes
   int64_t kvCapacity = 0;          // decoding: KV-cache slots per row
+  std::string precision = "f32";   // matrix products: f32 or bf16
 };
 
 /// Forward pass: tensor graph → fused graph → kernels → planned → EmitC.

@@ -151,7 +151,19 @@ LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
-StringRef LinearOp::getKernelName() { return "linear"; }
+/// Checks a matrix product's precision attribute.
+static LogicalResult verifyPrecision(Operation *op, StringRef precision) {
+  if (precision != "f32" && precision != "bf16")
+    return op->emitOpError("precision must be \"f32\" or \"bf16\", got \"")
+           << precision << "\"";
+  return success();
+}
+
+LogicalResult LinearOp::verify() { return verifyPrecision(*this, getPrecision()); }
+
+StringRef LinearOp::getKernelName() {
+  return getPrecision() == "bf16" ? "linearBf16" : "linear";
+}
 
 SmallVector<int64_t> LinearOp::getKernelDims() {
   auto [rows, in] = rowsAndCols(tensorOf(getX()));
@@ -544,7 +556,13 @@ LogicalResult LinearGradOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
-StringRef LinearGradOp::getKernelName() { return "linearBackward"; }
+LogicalResult LinearGradOp::verify() {
+  return verifyPrecision(*this, getPrecision());
+}
+
+StringRef LinearGradOp::getKernelName() {
+  return getPrecision() == "bf16" ? "linearBackwardBf16" : "linearBackward";
+}
 
 SmallVector<int64_t> LinearGradOp::getKernelDims() {
   auto [rows, in] = rowsAndCols(tensorOf(getX()));

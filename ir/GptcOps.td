@@ -17,6 +17,8 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/ViewLikeInterface.td"
 
 def Gptc_F32Tensor : RankedTensorOf<[F32]>;
+// The number format of a matrix product's inputs: "f32" or "bf16".
+defvar Gptc_PrecisionAttr = StrAttr;
 def Gptc_I32Tensor : RankedTensorOf<[I32]>;
 
 // An op that is one runtime kernel, without or with scalar arguments.
@@ -82,15 +84,20 @@ def Gptc_LinearOp : Gptc_Op<"linear", [Pure, InferTypeOpAdaptor,
     Gptc_VJP, Gptc_ExpensiveCost, Gptc_Kernel]> {
   let summary = "Bias-free linear layer: y[..., N] = x[..., K] · w[N, K]ᵀ";
   let description = [{
+    `precision = "bf16"` rounds x and w to bfloat16 for the product, which
+    still accumulates in float32 (gptc-matmul-precision sets it).
+
     ```mlir
     %q = gptc.linear %u, %wq : tensor<2x16x64xf32>, tensor<64x64xf32> -> tensor<2x16x64xf32>
     ```
   }];
-  let arguments = (ins Gptc_F32Tensor:$x, Gptc_F32Tensor:$weight);
+  let arguments = (ins Gptc_F32Tensor:$x, Gptc_F32Tensor:$weight,
+                       DefaultValuedAttr<Gptc_PrecisionAttr, "\"f32\"">:$precision);
   let results = (outs Gptc_F32Tensor:$result);
   let assemblyFormat = [{
     $x `,` $weight attr-dict `:` type($x) `,` type($weight) `->` type($result)
   }];
+  let hasVerifier = 1;
 }
 
 def Gptc_ReshapeOp : Gptc_Op<"reshape", [Pure, Gptc_VJP,
@@ -377,12 +384,14 @@ def Gptc_LinearGradOp : Gptc_Op<"linear_grad", [Pure, InferTypeOpAdaptor,
     ```
   }];
   let arguments = (ins Gptc_F32Tensor:$grad, Gptc_F32Tensor:$x,
-                       Gptc_F32Tensor:$weight);
+                       Gptc_F32Tensor:$weight,
+                       DefaultValuedAttr<Gptc_PrecisionAttr, "\"f32\"">:$precision);
   let results = (outs Gptc_F32Tensor:$grad_x, Gptc_F32Tensor:$grad_weight);
   let assemblyFormat = [{
     $grad `,` $x `,` $weight attr-dict `:` type($grad) `,` type($x) `,`
     type($weight) `->` type($grad_x) `,` type($grad_weight)
   }];
+  let hasVerifier = 1;
 }
 
 def Gptc_CausalAttentionGradOp : Gptc_Op<"causal_attention_grad", [Pure,

@@ -35,8 +35,8 @@ SmallVector<Value> RMSNormOp::buildVJP(OpBuilder &b,
 // y = x·wᵀ → dx = dy·w, dw = dyᵀ·x.
 SmallVector<Value> LinearOp::buildVJP(OpBuilder &b,
                                       ArrayRef<Value> resultGrads) {
-  auto grad =
-      b.create<LinearGradOp>(getLoc(), single(resultGrads), getX(), getWeight());
+  auto grad = b.create<LinearGradOp>(getLoc(), single(resultGrads), getX(),
+                                     getWeight(), getPrecisionAttr());
   return {grad.getGradX(), grad.getGradWeight()};
 }
 

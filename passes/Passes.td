@@ -197,6 +197,33 @@ def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
   ];
 }
 
+def MatmulPrecision : Pass<"gptc-matmul-precision", "::mlir::ModuleOp"> {
+  let summary = "Choose the number format of every matrix product";
+  let description = [{
+    Sets `precision` on every `gptc.linear` and `gptc.linear_grad`:
+    `bf16` rounds their inputs to bfloat16 (the weights stay float32 master
+    copies, products accumulate in float32), `f32` keeps them exact. The
+    fused lm_head loss and attention stay in float32.
+
+    Before:
+    ```mlir
+    %q = gptc.linear %u, %wq : tensor<2x16x64xf32>, tensor<64x64xf32> -> tensor<2x16x64xf32>
+    ```
+    After (`precision=bf16`):
+    ```mlir
+    %q = gptc.linear %u, %wq {precision = "bf16"} : tensor<2x16x64xf32>, tensor<64x64xf32> -> tensor<2x16x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::gptc::GptcDialect"];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"f32\"",
+           "f32 or bf16">,
+  ];
+  let statistics = [
+    Statistic<"numProducts", "products", "Matrix products set">,
+  ];
+}
+
 def LowerToKernels : Pass<"gptc-lower-to-kernels", "::mlir::ModuleOp"> {
   let summary = "Lower the tensor graph to kernel calls on flat buffers";
   let description = [{

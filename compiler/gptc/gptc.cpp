@@ -60,6 +60,11 @@ cl::opt<int64_t> batch("batch",
 cl::opt<int64_t> seqLen("seq",
                         cl::desc("Sequence length T (default: sequence_len)"),
                         cl::init(0), cl::cat(category));
+cl::opt<std::string> precision(
+    "precision",
+    cl::desc("Matrix products: f32 (default) or bf16 (bf16 inputs, f32 "
+             "master weights and sums)"),
+    cl::init("f32"), cl::cat(category));
 cl::opt<int64_t> rows("rows",
                       cl::desc("decode: rows R decoded at once (default 1)"),
                       cl::init(1), cl::cat(category));
@@ -135,7 +140,8 @@ static LogicalResult printModule(ModuleOp module, StringRef path) {
 /// The options for the pipeline, from the command line.
 static PipelineOptions pipelineOptions(int64_t kvCapacity) {
   return PipelineOptions{options::target, options::recompute,
-                         options::memoryBudget, kvCapacity};
+                         options::memoryBudget, kvCapacity,
+                         options::precision};
 }
 
 static int runCompile() {

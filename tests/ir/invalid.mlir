@@ -275,3 +275,21 @@ func.func @kernel_dims(%a: memref<4xf32>) {
   gptc.kernel "scale" outs(%a : memref<4xf32>) dims [-4] scalars []
   return
 }
+
+// -----
+
+// Tests that a matrix product's precision is f32 or bf16.
+func.func @linear_precision(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) {
+  // expected-error @+1 {{'gptc.linear' op precision must be "f32" or "bf16", got "fp8"}}
+  %0 = gptc.linear %x, %w {precision = "fp8"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+// Tests the gradient's precision likewise.
+func.func @linear_grad_precision(%dy: tensor<2x8xf32>, %x: tensor<2x8xf32>, %w: tensor<8x8xf32>) {
+  // expected-error @+1 {{'gptc.linear_grad' op precision must be "f32" or "bf16", got "tf32"}}
+  %0, %1 = gptc.linear_grad %dy, %x, %w {precision = "tf32"} : tensor<2x8xf32>, tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>, tensor<8x8xf32>
+  return
+}

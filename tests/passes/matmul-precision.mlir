@@ -1,0 +1,21 @@
+// RUN: gptc-opt %s --gptc-matmul-precision=precision=bf16 | FileCheck %s
+// RUN: gptc-opt %s --gptc-matmul-precision=precision=bf16 --gptc-lower-to-kernels | FileCheck %s --check-prefix=KERNELS
+// RUN: gptc-opt %s --gptc-matmul-precision | FileCheck %s --check-prefix=F32
+// RUN: not gptc-opt %s --gptc-matmul-precision=precision=fp8 2>&1 | FileCheck %s --check-prefix=BAD
+
+// Tests that bf16 marks every matrix product, forward and gradient, and that
+// the products then call the bf16 kernels; f32 (the default) prints nothing.
+// CHECK-LABEL: func.func @train_step
+// CHECK: gptc.linear %{{.*}}, %{{.*}} {precision = "bf16"}
+// CHECK: gptc.linear_grad %{{.*}}, %{{.*}}, %{{.*}} {precision = "bf16"}
+// KERNELS: gptc.kernel "linearBf16"
+// KERNELS: gptc.kernel "linearBackwardBf16"
+// F32-NOT: precision
+// BAD: error: unknown precision 'fp8'; expected f32 or bf16
+func.func @train_step(%x: tensor<4x8xf32>, %w: tensor<8x8xf32> {gptc.param = "w"}, %dy: tensor<4x8xf32>)
+    -> (tensor<4x8xf32>, tensor<8x8xf32>) {
+  %y = gptc.linear %x, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %dx, %dw = gptc.linear_grad %dy, %x, %w : tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>, tensor<8x8xf32>
+  %s = gptc.add %y, %dx : tensor<4x8xf32>
+  return %s, %dw : tensor<4x8xf32>, tensor<8x8xf32>
+}
