@@ -19,6 +19,7 @@ extern llvm::cl::opt<int64_t> memoryBudget;
 extern llvm::cl::opt<std::string> target;
 extern llvm::cl::opt<int64_t> batch;
 extern llvm::cl::opt<int64_t> seqLen;
+extern llvm::cl::opt<std::string> host;
 extern llvm::cl::opt<std::string> precision;
 extern llvm::cl::opt<int64_t> rows;
 extern llvm::cl::opt<int64_t> kvCapacity;

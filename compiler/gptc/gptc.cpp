@@ -60,6 +60,12 @@ cl::opt<int64_t> batch("batch",
 cl::opt<int64_t> seqLen("seq",
                         cl::desc("Sequence length T (default: sequence_len)"),
                         cl::init(0), cl::cat(category));
+cl::opt<std::string> host(
+    "host",
+    cl::desc("The main() to link: the mode's own (default), gradcheck "
+             "(--mode=train: writes logits, loss and gradients) or "
+             "decodecheck (--mode=decode: writes greedy step logits)"),
+    cl::cat(category));
 cl::opt<std::string> precision(
     "precision",
     cl::desc("Matrix products: f32 (default) or bf16 (bf16 inputs, f32 "
@@ -222,8 +228,17 @@ static int runCompile() {
     llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
-  if (llvm::Error err =
-          buildExecutable(cpp, exe, modeName(*mode), options::cxx)) {
+  StringRef host = options::host.empty() ? modeName(*mode)
+                                          : StringRef(options::host);
+  bool hostFits = host == modeName(*mode) ||
+                  (host == "gradcheck" && *mode == Mode::Train) ||
+                  (host == "decodecheck" && *mode == Mode::Decode);
+  if (!hostFits) {
+    llvm::errs() << "error: --host=" << host << " does not fit --mode="
+                 << modeName(*mode) << "\n";
+    return 1;
+  }
+  if (llvm::Error err = buildExecutable(cpp, exe, host, options::cxx)) {
     llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
