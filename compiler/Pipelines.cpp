@@ -132,7 +132,8 @@ void gptc::buildDecodePipeline(OpPassManager &pm,
     return;
   // Incremental functions over an explicit KV cache; drop what only fed the
   // loss.
-  pm.addPass(createMakeDecode(MakeDecodeOptions{options.kvCapacity}));
+  pm.addPass(createMakeDecode(
+      MakeDecodeOptions{options.kvCapacity, options.kvDtype}));
   pm.addPass(createCanonicalizerPass());
   if (last == Stage::Decode)
     return;
@@ -168,6 +169,10 @@ struct PipelineCLOptions : PassPipelineOptions<PipelineCLOptions> {
       *this, "precision",
       llvm::cl::desc("Matrix products: f32 or bf16 inputs"),
       llvm::cl::init("f32")};
+  Option<std::string> kvDtype{
+      *this, "kv-dtype",
+      llvm::cl::desc("Decoding: KV-cache element type, f32 or bf16"),
+      llvm::cl::init("f32")};
   Option<int64_t> kvCapacity{*this, "kv-capacity",
                              llvm::cl::desc("Decoding: KV-cache slots per row"),
                              llvm::cl::init(0)};
@@ -196,6 +201,6 @@ void gptc::registerPipelines() {
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
         buildDecodePipeline(pm, PipelineOptions{cl.target, cl.recompute,
                                                 cl.memoryBudget, cl.kvCapacity,
-                                                cl.precision});
+                                                cl.precision, cl.kvDtype});
       });
 }

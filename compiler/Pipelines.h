@@ -44,6 +44,7 @@ struct PipelineOptions {
   int64_t memoryBudget = 0;        // training, recompute=auto: arena bytes
   int64_t kvCapacity = 0;          // decoding: KV-cache slots per row
   std::string precision = "f32";   // matrix products: f32 or bf16
+  std::string kvDtype = "f32";     // decoding: KV-cache element type
 };
 
 /// Forward pass: tensor graph → fused graph → kernels → planned → EmitC.

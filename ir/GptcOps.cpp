@@ -697,7 +697,14 @@ LogicalResult KVAppendOp::verify() {
 
 unsigned KVAppendOp::getTiedOperandIndex() { return 0; }
 
-StringRef KVAppendOp::getKernelName() { return "kvAppend"; }
+/// Whether a KV cache holds bfloat16.
+static bool isBf16Cache(Value cache) {
+  return tensorOf(cache).getElementType().isBF16();
+}
+
+StringRef KVAppendOp::getKernelName() {
+  return isBf16Cache(getCache()) ? "kvAppendBf16" : "kvAppend";
+}
 
 SmallVector<int64_t> KVAppendOp::getKernelDims() {
   SmallVector<int64_t> dims(tensorOf(getCache()).getShape());
@@ -729,7 +736,9 @@ LogicalResult CachedAttentionOp::verify() {
   return success();
 }
 
-StringRef CachedAttentionOp::getKernelName() { return "cachedAttention"; }
+StringRef CachedAttentionOp::getKernelName() {
+  return isBf16Cache(getKCache()) ? "cachedAttentionBf16" : "cachedAttention";
+}
 
 SmallVector<int64_t> CachedAttentionOp::getKernelDims() {
   SmallVector<int64_t> dims(tensorOf(getKCache()).getShape()); // L R Cap Hkv D

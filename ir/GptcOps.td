@@ -466,7 +466,8 @@ def Gptc_LmHeadLossGradOp : Gptc_Op<"lm_head_loss_grad", [Pure,
 
 defvar Gptc_InPlace = DeclareOpInterfaceMethods<Gptc_InPlaceOpInterface>;
 
-def Gptc_KVCacheTensor : TensorRankOf<[F32], [5]>;
+// The KV cache [L, R, Cap, Hkv, D]: float32, or bfloat16 to halve it.
+def Gptc_KVCacheTensor : TensorRankOf<[F32, BF16], [5]>;
 
 def Gptc_RopeAtOp : Gptc_Op<"rope_at", [Pure,
     AllTypesMatch<["x", "result"]>, Gptc_Cost, Gptc_KernelWithScalars]> {

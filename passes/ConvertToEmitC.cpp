@@ -60,6 +60,8 @@ static std::string cppShape(ArrayRef<int64_t> shape) {
 static StringRef cppElementType(Type type) {
   if (type.isF32())
     return "float";
+  if (type.isBF16()) // C++17 has no bfloat16: the bits
+    return "uint16_t";
   if (type.isInteger(32))
     return "int32_t";
   if (type.isInteger(8))
@@ -100,8 +102,9 @@ FailureOr<Type> FunctionConversion::pointerType(Value buffer) {
   if (!memref || cppElementType(memref.getElementType()).empty())
     return failure();
   Type element = memref.getElementType();
-  if (element.isInteger(8))
-    element = emitc::OpaqueType::get(b.getContext(), "char");
+  if (element.isInteger(8) || element.isBF16())
+    element = emitc::OpaqueType::get(b.getContext(),
+                                     cppElementType(memref.getElementType()));
   return Type(emitc::PointerType::get(element));
 }
 
@@ -121,7 +124,8 @@ LogicalResult FunctionConversion::convertOp(Operation *op) {
         loc, TypeRange{*type}, "gptc::view",
         ValueRange{pointers.lookup(view.getSource())},
         b.getArrayAttr({b.getIndexAttr(0), b.getI64IntegerAttr(*shift)}),
-        b.getArrayAttr({TypeAttr::get(view.getType().getElementType())}));
+        b.getArrayAttr({emitc::OpaqueAttr::get(
+            b.getContext(), cppElementType(view.getType().getElementType()))}));
     pointers.map(view.getResult(), call.getResult(0));
     return success();
   }
@@ -208,22 +212,42 @@ LogicalResult FunctionConversion::run() {
   if (!func->hasAttr(kArenaBytesAttrName))
     return func.emitError("expects a planned function; run gptc-plan-memory "
                           "first");
+  // State updated in place is `void *` at the ABI (its element type is a
+  // compile option); the body reads it through a typed view.
+  auto isState = [&](BlockArgument arg) {
+    return func.getArgAttr(arg.getArgNumber(), kInOutAttrName) != nullptr;
+  };
+  Type voidPointer = emitc::PointerType::get(
+      emitc::OpaqueType::get(b.getContext(), "void"));
   SmallVector<Type> argTypes;
   for (BlockArgument arg : func.getArguments()) {
     FailureOr<Type> type = pointerType(arg);
     if (failed(type))
       return func.emitError("argument ")
-             << arg.getArgNumber() << " is not an f32, i32 or byte buffer";
-    argTypes.push_back(*type);
+             << arg.getArgNumber()
+             << " is not an f32, bf16, i32 or byte buffer";
+    argTypes.push_back(isState(arg) ? voidPointer : *type);
   }
   b.setInsertionPoint(func);
   auto emitted = b.create<emitc::FuncOp>(func.getLoc(), func.getName(),
                                          b.getFunctionType(argTypes, {}));
   Block *entry = emitted.addEntryBlock();
-  for (BlockArgument arg : func.getArguments())
-    pointers.map(arg, entry->getArgument(arg.getArgNumber()));
-
   b.setInsertionPointToStart(entry);
+  for (BlockArgument arg : func.getArguments()) {
+    Value pointer = entry->getArgument(arg.getArgNumber());
+    if (isState(arg))
+      pointer = b.create<emitc::CallOpaqueOp>(
+                     func.getLoc(), TypeRange{*pointerType(arg)}, "gptc::view",
+                     ValueRange{pointer},
+                     b.getArrayAttr({b.getIndexAttr(0), b.getI64IntegerAttr(0)}),
+                     b.getArrayAttr({emitc::OpaqueAttr::get(
+                         b.getContext(),
+                         cppElementType(
+                             cast<MemRefType>(arg.getType()).getElementType()))}))
+                    .getResult(0);
+    pointers.map(arg, pointer);
+  }
+
   for (Operation &op : func.getBody().front())
     if (failed(convertOp(&op)))
       return failure();

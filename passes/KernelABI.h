@@ -39,6 +39,10 @@ constexpr llvm::StringLiteral kBackwardAttrName = "gptc.backward";
 /// and the FLOPs its recomputation adds to one step.
 constexpr llvm::StringLiteral kRecomputeAttrName = "gptc.recompute";
 constexpr llvm::StringLiteral kRecomputeFlopsAttrName = "gptc.recompute_flops";
+/// Argument attribute marking a buffer the function updates in place (the
+/// decode state: KV cache, lengths). At the C++ ABI such buffers are
+/// `void *`, since their element type is a compile option.
+constexpr llvm::StringLiteral kInOutAttrName = "gptc.inout";
 /// Argument attribute marking an output buffer (a former result).
 constexpr llvm::StringLiteral kOutputAttrName = "gptc.output";
 

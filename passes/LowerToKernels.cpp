@@ -186,6 +186,13 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
   for (BlockArgument arg : func.getArguments())
     if (!func.getArgAttr(arg.getArgNumber(), kParamAttrName))
       buffers.map(arg, entry->getArgument(next++));
+  // Arguments returned after in-place updates are the function's state.
+  for (Value returned : func.getBody().front().getTerminator()->getOperands())
+    if (auto root = dyn_cast<BlockArgument>(bufferRoot(returned));
+        root && root != returned)
+      lowered.setArgAttr(cast<BlockArgument>(buffers.lookup(root))
+                             .getArgNumber(),
+                         kInOutAttrName, b.getUnitAttr());
   for (auto [i, resultType] : llvm::enumerate(type.getResults())) {
     if (resultArg[i]) {
       resultBuffers.push_back(entry->getArgument(*resultArg[i]));

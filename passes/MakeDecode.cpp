@@ -42,14 +42,16 @@ static NamedAttribute ioName(OpBuilder &b, StringRef name) {
 
 class DecodeRewriter {
 public:
-  DecodeRewriter(func::FuncOp func, int64_t capacity)
-      : func(func), capacity(capacity), b(func.getContext()) {}
+  DecodeRewriter(func::FuncOp func, int64_t capacity, Type cacheElement)
+      : func(func), capacity(capacity), cacheElement(cacheElement),
+        b(func.getContext()) {}
 
   LogicalResult run();
 
 private:
   func::FuncOp func;
   int64_t capacity;
+  Type cacheElement;
   OpBuilder b;
 };
 
@@ -80,7 +82,7 @@ LogicalResult DecodeRewriter::run() {
 
   // The cache and the lengths join the arguments, after the tokens.
   auto cacheType =
-      RankedTensorType::get({L, R, capacity, k[2], k[3]}, b.getF32Type());
+      RankedTensorType::get({L, R, capacity, k[2], k[3]}, cacheElement);
   auto lengthsType = RankedTensorType::get({R}, b.getI32Type());
   unsigned at = *tokensIndex + 1;
   func.insertArgument(at, cacheType, b.getDictionaryAttr(ioName(b, "k_cache")),
@@ -158,10 +160,17 @@ struct MakeDecode : gptc::impl::MakeDecodeBase<MakeDecode> {
       getOperation().emitError("gptc-make-decode needs capacity > 0");
       return signalPassFailure();
     }
+    if (kvDtype != "f32" && kvDtype != "bf16") {
+      getOperation().emitError("unknown KV-cache type '")
+          << kvDtype << "'; expected f32 or bf16";
+      return signalPassFailure();
+    }
+    Builder b(&getContext());
+    Type element = kvDtype == "bf16" ? Type(b.getBF16Type()) : b.getF32Type();
     SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
     for (func::FuncOp func : funcs)
       if (!func.isExternal() &&
-          failed(DecodeRewriter(func, capacity).run()))
+          failed(DecodeRewriter(func, capacity, element).run()))
         return signalPassFailure();
   }
 };

@@ -171,8 +171,9 @@ def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
         (`gptc.cached_attention`, causal aligned to the bottom right);
       * the lengths advance by T once per call (`gptc.kv_advance`).
     The function returns the logits of the new tokens and the updated cache
-    and lengths; the loss and the targets go. Run after
-    gptc-fuse-causal-attention.
+    and lengths; the loss and the targets go. The cache holds float32, or
+    bfloat16 with `kv-dtype=bf16` (half the bytes to read per step). Run
+    after gptc-fuse-causal-attention.
 
     Before:
     ```mlir
@@ -194,6 +195,8 @@ def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
   let options = [
     Option<"capacity", "capacity", "int64_t", /*default=*/"0",
            "KV-cache slots per row (Cap)">,
+    Option<"kvDtype", "kv-dtype", "std::string", /*default=*/"\"f32\"",
+           "Element type of the cache: f32 or bf16">,
   ];
 }
 

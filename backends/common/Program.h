@@ -46,8 +46,8 @@ struct ProgramInfo {
 
 /// A typed pointer `byteOffset` bytes into a byte buffer: how generated code
 /// addresses parameters and arena slots.
-template <typename T> inline T *view(char *base, int64_t byteOffset) {
-  return reinterpret_cast<T *>(base + byteOffset);
+template <typename T> inline T *view(void *base, int64_t byteOffset) {
+  return reinterpret_cast<T *>(static_cast<char *>(base) + byteOffset);
 }
 
 } // namespace gptc

@@ -20,12 +20,22 @@
 
 namespace gptc::cpu {
 
-void kvAppend(const int32_t *lengths, // [R]
-              const float *entries,   // [R, T, Hkv, D]
-              float *cache,           // [L, R, Cap, Hkv, D]
-              int64_t L, int64_t R, int64_t Cap, int64_t Hkv, int64_t D,
-              int64_t T, int32_t layer) {
-  const int64_t slot = Hkv * D; // floats per cached token
+namespace {
+
+/// A cache element as float, and back: float is stored as is, bfloat16 as
+/// its bits, rounded to nearest even.
+inline float load(float value) { return value; }
+inline float load(uint16_t bits) { return bf16ToF32(bits); }
+inline void store(float value, float &slot) { slot = value; }
+inline void store(float value, uint16_t &slot) { slot = f32ToBf16(value); }
+
+template <typename Element>
+void appendEntries(const int32_t *lengths, // [R]
+                   const float *entries,   // [R, T, Hkv, D]
+                   Element *cache,         // [L, R, Cap, Hkv, D]
+                   int64_t R, int64_t Cap, int64_t Hkv, int64_t D, int64_t T,
+                   int32_t layer) {
+  const int64_t slot = Hkv * D; // elements per cached token
   for (int64_t r = 0; r < R; ++r) {
     if (lengths[r] < 0 || lengths[r] + T > Cap) {
       std::fprintf(stderr,
@@ -34,9 +44,25 @@ void kvAppend(const int32_t *lengths, // [R]
                    (long long)r, lengths[r], (long long)T, (long long)Cap);
       std::abort();
     }
-    float *dst = cache + ((layer * R + r) * Cap + lengths[r]) * slot;
-    std::copy(entries + r * T * slot, entries + (r + 1) * T * slot, dst);
+    Element *dst = cache + ((layer * R + r) * Cap + lengths[r]) * slot;
+    const float *src = entries + r * T * slot;
+    for (int64_t i = 0; i < T * slot; ++i)
+      store(src[i], dst[i]);
   }
+}
+
+} // namespace
+
+void kvAppend(const int32_t *lengths, const float *entries, float *cache,
+              int64_t L, int64_t R, int64_t Cap, int64_t Hkv, int64_t D,
+              int64_t T, int32_t layer) {
+  appendEntries(lengths, entries, cache, R, Cap, Hkv, D, T, layer);
+}
+
+void kvAppendBf16(const int32_t *lengths, const float *entries,
+                  uint16_t *cache, int64_t L, int64_t R, int64_t Cap,
+                  int64_t Hkv, int64_t D, int64_t T, int32_t layer) {
+  appendEntries(lengths, entries, cache, R, Cap, Hkv, D, T, layer);
 }
 
 void kvAdvance(int32_t *lengths, int64_t R, int32_t by) {
@@ -56,17 +82,18 @@ struct Partial {
 
 /// Attends the G query heads `q` [G, D] (one token) over keys [begin, end)
 /// of one row and kv head; `partials` [G] accumulate.
-void attendRange(const float *q, const float *keys, const float *values,
+template <typename Element>
+void attendRange(const float *q, const Element *keys, const Element *values,
                  int64_t stride, int64_t begin, int64_t end, int64_t G,
                  int64_t D, float scale, Partial *partials) {
   std::vector<float> scores(G);
   for (int64_t j = begin; j < end; ++j) {
-    const float *k = keys + j * stride, *v = values + j * stride;
+    const Element *k = keys + j * stride, *v = values + j * stride;
     for (int64_t g = 0; g < G; ++g) {
       float s = 0;
 #pragma omp simd reduction(+ : s)
       for (int64_t d = 0; d < D; ++d)
-        s += q[g * D + d] * k[d];
+        s += q[g * D + d] * load(k[d]);
       scores[g] = s * scale;
     }
     for (int64_t g = 0; g < G; ++g) {
@@ -78,7 +105,7 @@ void attendRange(const float *q, const float *keys, const float *values,
       float *acc = p.acc.data();
 #pragma omp simd
       for (int64_t d = 0; d < D; ++d)
-        acc[d] = acc[d] * correction + weight * v[d];
+        acc[d] = acc[d] * correction + weight * load(v[d]);
       p.max = newMax;
     }
   }
@@ -86,13 +113,16 @@ void attendRange(const float *q, const float *keys, const float *values,
 
 } // namespace
 
-void cachedAttention(const float *q,      // [R, T, H, D]
-                     const float *kCache, // [L, R, Cap, Hkv, D]
-                     const float *vCache, // [L, R, Cap, Hkv, D]
-                     const int32_t *lengths, // [R], before this chunk
-                     float *out,          // [R, T, H, D]
-                     int64_t L, int64_t R, int64_t Cap, int64_t Hkv, int64_t D,
-                     int64_t T, int64_t H, int32_t layer, float scale) {
+namespace {
+
+template <typename Element>
+void attendCached(const float *q,         // [R, T, H, D]
+                  const Element *kCache,  // [L, R, Cap, Hkv, D]
+                  const Element *vCache,  // [L, R, Cap, Hkv, D]
+                  const int32_t *lengths, // [R], before this chunk
+                  float *out,             // [R, T, H, D]
+                  int64_t R, int64_t Cap, int64_t Hkv, int64_t D, int64_t T,
+                  int64_t H, int32_t layer, float scale) {
   const int64_t G = H / Hkv, stride = Hkv * D;
   // Work items: (row, kv head, token, split of the prefix).
   const int64_t pairs = R * Hkv * T;
@@ -142,6 +172,25 @@ void cachedAttention(const float *q,      // [R, T, H, D]
         o[d] /= sum;
     }
   }
+}
+
+} // namespace
+
+void cachedAttention(const float *q, const float *kCache, const float *vCache,
+                     const int32_t *lengths, float *out, int64_t L, int64_t R,
+                     int64_t Cap, int64_t Hkv, int64_t D, int64_t T, int64_t H,
+                     int32_t layer, float scale) {
+  attendCached(q, kCache, vCache, lengths, out, R, Cap, Hkv, D, T, H, layer,
+               scale);
+}
+
+void cachedAttentionBf16(const float *q, const uint16_t *kCache,
+                         const uint16_t *vCache, const int32_t *lengths,
+                         float *out, int64_t L, int64_t R, int64_t Cap,
+                         int64_t Hkv, int64_t D, int64_t T, int64_t H,
+                         int32_t layer, float scale) {
+  attendCached(q, kCache, vCache, lengths, out, R, Cap, Hkv, D, T, H, layer,
+               scale);
 }
 
 } // namespace gptc::cpu

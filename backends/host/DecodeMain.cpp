@@ -82,7 +82,7 @@ Status checkShapes(const ProgramInfo &program,
 void copySlots(const DecodeShape &shape, const char *src, int64_t srcRows,
                int64_t srcRow, char *dst, int64_t dstRows, int64_t dstRow,
                int64_t begin, int64_t end) {
-  const int64_t slotBytes = shape.Hkv * shape.D * int64_t(sizeof(float));
+  const int64_t slotBytes = shape.Hkv * shape.D * shape.cacheElementBytes;
   for (int64_t l = 0; l < shape.L; ++l) {
     int64_t from = ((l * srcRows + srcRow) * shape.Cap + begin) * slotBytes;
     int64_t to = ((l * dstRows + dstRow) * shape.Cap + begin) * slotBytes;
@@ -438,6 +438,7 @@ Expected<DecodeShape> gptc::host::readDecodeShape() {
   shape.Cap = cache.shape[2];
   shape.Hkv = cache.shape[3];
   shape.D = cache.shape[4];
+  shape.cacheElementBytes = std::string(cache.dtype) == "uint16_t" ? 2 : 4;
   shape.Tc = (*prefillBuffers)[0]->shape[1];
   shape.V = (*stepBuffers)[4]->shape[2];
   const int64_t L = shape.L, R = shape.R, Cap = shape.Cap, Hkv = shape.Hkv,
@@ -504,7 +505,7 @@ std::string gptc::host::formatToken(int32_t token, bool byteLevel) {
 Decoder::Decoder(const DecodeShape &shape, int64_t rows, AlignedBuffer params)
     : shape(shape), rows(rows), params(std::move(params)) {
   const int64_t rowBytes =
-      shape.L * shape.Cap * shape.Hkv * shape.D * int64_t(sizeof(float));
+      shape.L * shape.Cap * shape.Hkv * shape.D * shape.cacheElementBytes;
   arena = allocateBuffer(
       std::max(prefill_program.arenaBytes, step_program.arenaBytes));
   prefillKeys = allocateBuffer(rowBytes);
@@ -564,10 +565,9 @@ void Decoder::prefillChunks(const std::vector<int32_t> &tokens,
   for (int64_t c = 0; c < chunks; ++c) {
     std::copy(tokens.begin() + c * shape.Tc,
               tokens.begin() + (c + 1) * shape.Tc, prefillTokens.begin());
-    prefill(params.get(), prefillTokens.data(),
-            view<float>(prefillKeys.get(), 0),
-            view<float>(prefillValues.get(), 0), prefillLength.data(),
-            prefillLogits.data(), arena.get());
+    prefill(params.get(), prefillTokens.data(), prefillKeys.get(),
+            prefillValues.get(), prefillLength.data(), prefillLogits.data(),
+            arena.get());
   }
   // Fork: the new slots into every row.
   const int64_t end = prefillLength[0];
@@ -589,9 +589,8 @@ void Decoder::stepToken(const std::vector<std::vector<int32_t>> &tokens,
     if (!inUse)
       lengths[r] = 0; // an idle row rewrites its slot 0
   }
-  step(params.get(), stepTokens.data(), view<float>(stepKeys.get(), 0),
-       view<float>(stepValues.get(), 0), lengths.data(), stepLogits.data(),
-       arena.get());
+  step(params.get(), stepTokens.data(), stepKeys.get(), stepValues.get(),
+       lengths.data(), stepLogits.data(), arena.get());
   logitsFromPrefill = false;
 }
 
@@ -605,12 +604,12 @@ int64_t Decoder::bytesInUse() const {
   int64_t tokens = 0;
   for (int64_t r = 0; r < rows; ++r)
     tokens += lengths[r];
-  return tokens * shape.L * shape.Hkv * shape.D * int64_t(sizeof(float)) * 2;
+  return tokens * shape.L * shape.Hkv * shape.D * shape.cacheElementBytes * 2;
 }
 
 int64_t Decoder::bytesAllocated() const {
   return (shape.R + 1) * shape.L * shape.Cap * shape.Hkv * shape.D *
-         int64_t(sizeof(float)) * 2;
+         shape.cacheElementBytes * 2;
 }
 
 Status gptc::host::runDecode(int argc, char **argv, std::FILE *input) {

@@ -31,6 +31,7 @@ struct DecodeShape {
   int64_t Cap = 0; // KV-cache capacity: tokens per row
   int64_t Tc = 0;  // tokens per prefill call
   int64_t R = 0;   // rows per step call
+  int64_t cacheElementBytes = 4; // 4: float, 2: bfloat16 ("uint16_t")
 
   /// Whether every token is a byte, so that tokens print as text.
   bool isByteLevel() const { return V <= 256; }

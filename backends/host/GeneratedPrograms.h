@@ -31,12 +31,14 @@ void train_step(char *params, int32_t *tokens, int32_t *targets, float *loss,
 // tokens and advance lengths[r] by T, without checking the capacity.
 // prefill: tokens [1, Tc], caches [L, 1, Cap, Hkv, D], lengths [1], logits
 // [1, Tc, V]; step: tokens [R, 1], caches [L, R, Cap, Hkv, D], lengths [R],
-// logits [R, 1, V].
+// logits [R, 1, V]. The caches and lengths are the decode state, `void *`
+// at this ABI: the caches hold float or bfloat16 bits (uint16_t), as the
+// "k_cache" input's dtype in the ProgramInfo says; the lengths are int32_t.
 extern const gptc::ProgramInfo prefill_program;
 extern const gptc::ProgramInfo step_program;
-void prefill(char *params, int32_t *tokens, float *kCache, float *vCache,
-             int32_t *lengths, float *logits, char *arena);
-void step(char *params, int32_t *tokens, float *kCache, float *vCache,
-          int32_t *lengths, float *logits, char *arena);
+void prefill(char *params, int32_t *tokens, void *kCache, void *vCache,
+             void *lengths, float *logits, char *arena);
+void step(char *params, int32_t *tokens, void *kCache, void *vCache,
+          void *lengths, float *logits, char *arena);
 
 #endif // GPTC_BACKENDS_HOST_GENERATEDPROGRAMS_H

@@ -21,6 +21,7 @@ extern llvm::cl::opt<int64_t> batch;
 extern llvm::cl::opt<int64_t> seqLen;
 extern llvm::cl::opt<std::string> host;
 extern llvm::cl::opt<std::string> precision;
+extern llvm::cl::opt<std::string> kvDtype;
 extern llvm::cl::opt<int64_t> rows;
 extern llvm::cl::opt<int64_t> kvCapacity;
 extern llvm::cl::opt<int64_t> prefillChunk;

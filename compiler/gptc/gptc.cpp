@@ -71,6 +71,10 @@ cl::opt<std::string> precision(
     cl::desc("Matrix products: f32 (default) or bf16 (bf16 inputs, f32 "
              "master weights and sums)"),
     cl::init("f32"), cl::cat(category));
+cl::opt<std::string> kvDtype(
+    "kv-dtype",
+    cl::desc("decode: KV-cache element type, f32 (default) or bf16"),
+    cl::init("f32"), cl::cat(category));
 cl::opt<int64_t> rows("rows",
                       cl::desc("decode: rows R decoded at once (default 1)"),
                       cl::init(1), cl::cat(category));
@@ -147,7 +151,7 @@ static LogicalResult printModule(ModuleOp module, StringRef path) {
 static PipelineOptions pipelineOptions(int64_t kvCapacity) {
   return PipelineOptions{options::target, options::recompute,
                          options::memoryBudget, kvCapacity,
-                         options::precision};
+                         options::precision, options::kvDtype};
 }
 
 static int runCompile() {

@@ -21,7 +21,7 @@ func.func @tensor_op(%x: memref<4xf32>) attributes {gptc.arena_bytes = 0 : i64} 
 // -----
 
 // Tests that buffers must hold f32, i32 or bytes.
-// expected-error @+1 {{argument 0 is not an f32, i32 or byte buffer}}
+// expected-error @+1 {{argument 0 is not an f32, bf16, i32 or byte buffer}}
 func.func @f64_buffer(%x: memref<4xf64>) attributes {gptc.arena_bytes = 0 : i64} {
   return
 }

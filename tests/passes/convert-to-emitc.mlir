@@ -8,8 +8,8 @@
 // CHECK-LABEL: emitc.func @forward
 // CHECK-SAME: (%[[P:.*]]: !emitc.ptr<!emitc.opaque<"char">>, %[[X:.*]]: !emitc.ptr<f32>, %[[Y:.*]]: !emitc.ptr<f32>, %[[A:.*]]: !emitc.ptr<!emitc.opaque<"char">>)
 // CHECK: emitc.verbatim "// w"
-// CHECK: %[[W:.*]] = emitc.call_opaque "gptc::view"(%[[P]]) {args = [0 : index, 0], template_args = [f32]}
-// CHECK: %[[T:.*]] = emitc.call_opaque "gptc::view"(%[[A]]) {args = [0 : index, 64], template_args = [f32]}
+// CHECK: %[[W:.*]] = emitc.call_opaque "gptc::view"(%[[P]]) {args = [0 : index, 0], template_args = [#emitc.opaque<"float">]}
+// CHECK: %[[T:.*]] = emitc.call_opaque "gptc::view"(%[[A]]) {args = [0 : index, 64], template_args = [#emitc.opaque<"float">]}
 // CHECK: emitc.verbatim "// block.fc"
 // CHECK: emitc.call_opaque "gptc::cpu::linear"(%[[X]], %[[W]], %[[T]]) {args = [0 : index, 1 : index, 2 : index, 4, 8, 8]}
 // CHECK: emitc.call_opaque "gptc::cpu::softcap"(%[[T]], %[[Y]]) {args = [0 : index, 1 : index, 32, 1.500000e+01 : f32]}
@@ -30,6 +30,30 @@ module attributes {gptc.config = "{}"} {
     %t = memref.view %arena[%c64][] : memref<192xi8> to memref<32xf32>
     gptc.kernel "linear" ins(%x, %w : memref<32xf32>, memref<64xf32>) outs(%t : memref<32xf32>) dims [4, 8, 8] scalars [] loc("block.fc")
     gptc.kernel "softcap" ins(%t : memref<32xf32>) outs(%y : memref<32xf32>) dims [32] scalars [1.5e+01 : f32]
+    return
+  }
+}
+
+// -----
+
+// Tests that state updated in place (a bfloat16 KV cache) is `void *` at the
+// ABI and read through a typed view, and that the bf16 kernels get uint16_t
+// pointers.
+// CHECK-LABEL: emitc.func @step
+// CHECK-SAME: (%{{.*}}: !emitc.ptr<!emitc.opaque<"char">>, %[[KC:.*]]: !emitc.ptr<!emitc.opaque<"void">>, %[[L:.*]]: !emitc.ptr<!emitc.opaque<"void">>, %[[K:.*]]: !emitc.ptr<f32>, %{{.*}}: !emitc.ptr<!emitc.opaque<"char">>)
+// CHECK: %[[KCV:.*]] = emitc.call_opaque "gptc::view"(%[[KC]]) {args = [0 : index, 0], template_args = [#emitc.opaque<"uint16_t">]} : (!emitc.ptr<!emitc.opaque<"void">>) -> !emitc.ptr<!emitc.opaque<"uint16_t">>
+// CHECK: %[[LV:.*]] = emitc.call_opaque "gptc::view"(%[[L]]) {args = [0 : index, 0], template_args = [#emitc.opaque<"int32_t">]}
+// CHECK: emitc.call_opaque "gptc::cpu::kvAppendBf16"(%[[LV]], %[[K]], %[[KCV]])
+// CHECK: emitc.verbatim "static const gptc::BufferInfo step_inputs[] = {\0A  {\22k_cache\22, \22uint16_t\22, 5, {1, 1, 4, 1, 4}, 0},
+module attributes {gptc.config = "{}"} {
+  func.func @step(%params: memref<0xi8> {gptc.buffer = "params"},
+                  %kc: memref<16xbf16> {gptc.inout, gptc.name = "k_cache", gptc.shape = array<i64: 1, 1, 4, 1, 4>},
+                  %len: memref<1xi32> {gptc.inout, gptc.name = "lengths", gptc.shape = array<i64: 1>},
+                  %k: memref<4xf32> {gptc.name = "k", gptc.shape = array<i64: 1, 1, 1, 4>},
+                  %arena: memref<0xi8> {gptc.buffer = "arena"})
+      attributes {gptc.arena_bytes = 0 : i64, gptc.param_bytes = 0 : i64, gptc.params = []} {
+    gptc.kernel "kvAppendBf16" ins(%len, %k : memref<1xi32>, memref<4xf32>) outs(%kc : memref<16xbf16>) dims [1, 1, 4, 1, 4, 1] scalars [0 : i32]
+    gptc.kernel "kvAdvance" outs(%len : memref<1xi32>) dims [1] scalars [1 : i32]
     return
   }
 }

@@ -42,7 +42,7 @@ func.func @aligned(%a: tensor<3xf32> {gptc.param = "a"}, %b: tensor<3xf32> {gptc
 // without a copy or an output argument (the cache is not an input of the
 // kernel, only its output), and the lengths likewise by kv_advance.
 // CHECK-LABEL: func.func @in_place
-// CHECK-SAME: (%{{.*}}: memref<0xi8> {gptc.buffer = "params"}, %[[KC:.*]]: memref<16xf32> {gptc.name = "k_cache", gptc.shape = array<i64: 1, 1, 4, 1, 4>}, %[[LEN:.*]]: memref<1xi32> {gptc.name = "lengths", gptc.shape = array<i64: 1>}, %[[K:.*]]: memref<4xf32> {gptc.name = "k", gptc.shape = array<i64: 1, 1, 1, 4>})
+// CHECK-SAME: (%{{.*}}: memref<0xi8> {gptc.buffer = "params"}, %[[KC:.*]]: memref<16xf32> {gptc.inout, gptc.name = "k_cache", gptc.shape = array<i64: 1, 1, 4, 1, 4>}, %[[LEN:.*]]: memref<1xi32> {gptc.inout, gptc.name = "lengths", gptc.shape = array<i64: 1>}, %[[K:.*]]: memref<4xf32> {gptc.name = "k", gptc.shape = array<i64: 1, 1, 1, 4>})
 // CHECK-NOT: memref.alloc
 // CHECK: gptc.kernel "kvAppend" ins(%[[LEN]], %[[K]] : memref<1xi32>, memref<4xf32>) outs(%[[KC]] : memref<16xf32>) dims [1, 1, 4, 1, 4, 1] scalars [0 : i32]
 // CHECK: gptc.kernel "kvAdvance" outs(%[[LEN]] : memref<1xi32>) dims [1] scalars [1 : i32]

@@ -31,3 +31,17 @@ func.func @step(%tok: tensor<2x3xi32> {gptc.name = "tokens"}, %tgt: tensor<2x3xi
   %loss = gptc.cross_entropy %logits, %tgt {ignore_index = -1 : i32} : tensor<2x3x10xf32>, tensor<2x3xi32> -> tensor<f32>
   return %logits, %loss : tensor<2x3x10xf32>, tensor<f32>
 }
+
+// -----
+
+// Tests that kv-dtype=bf16 makes the cache bfloat16 (the new entries stay
+// float32 and are rounded when written).
+// RUN: gptc-opt %s --split-input-file --gptc-make-decode="capacity=8 kv-dtype=bf16" | FileCheck %s --check-prefix=BF16
+// BF16-LABEL: func.func @bf16_cache
+// BF16-SAME: tensor<1x1x8x1x4xbf16> {gptc.name = "k_cache"}
+// BF16: gptc.kv_append %{{.*}}, %{{.*}}, %{{.*}} {layer = 0 : i64} : tensor<1x1x8x1x4xbf16>, tensor<1xi32>, tensor<1x1x1x4xf32>
+// BF16: gptc.cached_attention {{.*}} : tensor<1x1x1x4xf32>, tensor<1x1x8x1x4xbf16>, tensor<1x1x8x1x4xbf16>, tensor<1xi32> -> tensor<1x1x1x4xf32>
+func.func @bf16_cache(%tok: tensor<1x1xi32> {gptc.name = "tokens"}, %q: tensor<1x1x1x4xf32>) -> (tensor<1x1x1x4xf32> {gptc.name = "logits"}) {
+  %o, %lse = gptc.causal_attention %q, %q, %q {scale = 0.5 : f32} : tensor<1x1x1x4xf32>, tensor<1x1x1x4xf32>, tensor<1x1x1x4xf32> -> tensor<1x1x1x4xf32>, tensor<1x1x1xf32>
+  return %o : tensor<1x1x1x4xf32>
+}

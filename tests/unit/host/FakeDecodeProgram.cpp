@@ -119,14 +119,16 @@ extern const ProgramInfo step_program = {
     kStepInputs,  std::size(kStepInputs),
     kStepOutputs, std::size(kStepOutputs)};
 
-void prefill(char *params, int32_t *tokens, float *kCache, float *vCache,
-             int32_t *lengths, float *logits, char *arena) {
+void prefill(char *params, int32_t *tokens, void *kCache, void *vCache,
+             void *lengths, float *logits, char *arena) {
   ++prefillCalls;
-  run(tokens, 1, Tc, kCache, vCache, lengths, logits);
+  run(tokens, 1, Tc, static_cast<float *>(kCache), static_cast<float *>(vCache),
+      static_cast<int32_t *>(lengths), logits);
 }
 
-void step(char *params, int32_t *tokens, float *kCache, float *vCache,
-          int32_t *lengths, float *logits, char *arena) {
+void step(char *params, int32_t *tokens, void *kCache, void *vCache,
+          void *lengths, float *logits, char *arena) {
   ++stepCalls;
-  run(tokens, R, 1, kCache, vCache, lengths, logits);
+  run(tokens, R, 1, static_cast<float *>(kCache), static_cast<float *>(vCache),
+      static_cast<int32_t *>(lengths), logits);
 }
