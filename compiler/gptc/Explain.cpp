@@ -14,7 +14,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/Format.h"
+
+#include <map>
 
 using namespace mlir;
 using namespace gptc;
@@ -29,9 +32,33 @@ struct PolicyPlan {
   int64_t extraFlops = 0; // of which recomputation
   int64_t arenaBytes = 0;
   int64_t lowerBound = 0;
+  int64_t savedBytes = 0; // forward values inside the layers the backward reads
 };
 
 } // namespace
+
+/// Bytes of the values computed inside the transformer layers (located under
+/// "transformer.h.") that the backward reads: what a policy keeps alive
+/// from the forward into the backward.
+static int64_t savedLayerBytes(func::FuncOp func) {
+  llvm::SmallPtrSet<Value, 32> saved;
+  func.walk([&](Operation *op) {
+    if (!op->hasAttr(kBackwardAttrName))
+      return;
+    for (Value operand : op->getOperands()) {
+      Operation *def = operand.getDefiningOp();
+      if (def && !def->hasAttr(kBackwardAttrName) &&
+          StringRef(describeLocation(def->getLoc()))
+              .starts_with("transformer.h."))
+        saved.insert(operand);
+    }
+  });
+  int64_t bytes = 0;
+  for (Value v : saved)
+    if (!isa<ViewLikeOpInterface>(v.getDefiningOp())) // a view holds nothing
+      bytes += cast<RankedTensorType>(v.getType()).getNumElements() * 4;
+  return bytes;
+}
 
 /// FLOPs of every op of `func` (CostOpInterface).
 static int64_t sumFlops(func::FuncOp func) {
@@ -62,6 +89,7 @@ static FailureOr<PolicyPlan> planPolicy(StringRef input, int64_t batch,
   plan.extraFlops =
       step->getAttrOfType<IntegerAttr>(kRecomputeFlopsAttrName).getInt();
   plan.layers = step->getAttrOfType<StringAttr>(kRecomputeAttrName).str();
+  plan.savedBytes = savedLayerBytes(step);
   forwardFlops = sumFlops(module->lookupSymbol<func::FuncOp>("forward"));
 
   // The memory plan of the recomputed step (the rest of the pipeline).
@@ -131,6 +159,14 @@ int gptc::runExplain() {
   out << llvm::format("  KV cache             %11lld bytes/token for decode "
                       "(2·L·Hkv·D fp32)\n",
                       (long long)(2 * L * Hkv * D * 4));
+  // kernels.md §4.2's per-token, per-layer activation formulas, in fp32
+  // (4 bytes an element; C' = Hkv·D): save-all 4(15C + 3C'), minimal
+  // 4(8C + 2C') + 4(2 + 2H + Hkv), full-block 4C.
+  int64_t Cp = Hkv * D, H = config->nHead;
+  std::map<std::string, int64_t> formula = {
+      {"none", 4 * (15 * C + 3 * Cp)},
+      {"minimal", 4 * (8 * C + 2 * Cp) + 4 * (2 + 2 * H + Hkv)},
+      {"full", 4 * C}};
   out << "\n  recompute   activation arena   lower bound   extra FLOPs/step"
          "   predicted peak (params+grads+optimizer+arena)   layers\n";
   for (const PolicyPlan &plan : plans) {
@@ -143,6 +179,16 @@ int gptc::runExplain() {
                                                      plan.extraFlops),
                         mib(peak).c_str())
         << plan.layers << "\n";
+  }
+  out << "\n  saved for the backward, bytes per token per layer (kernels.md "
+         "§4.2 formula, fp32):\n";
+  for (const PolicyPlan &plan : plans) {
+    out << llvm::format("  %-10s  %8lld", plan.policy.c_str(),
+                        (long long)(plan.savedBytes / (tokens * L)));
+    if (formula.count(plan.policy))
+      out << llvm::format("   (formula %lld)",
+                          (long long)formula[plan.policy]);
+    out << "\n";
   }
   return 0;
 }
