@@ -52,3 +52,19 @@ func.func @train_step(%idx: tensor<1x4xi32>, %t: tensor<1x4xi32>, %wte: tensor<1
   %l = gptc.lm_head_loss %y, %head, %t {cap = 15.0 : f32, ignore_index = -1 : i32} : tensor<1x4x16xf32>, tensor<10x16xf32>, tensor<1x4xi32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// Tests the scale rule (nanochat's qk_scale): the gradient is scaled alike.
+// CHECK-LABEL: func.func @train_step
+// CHECK: %[[DS:.*]], %{{.*}} = gptc.lm_head_loss_grad
+// CHECK: %[[DX:.*]] = gptc.scale %[[DS]] {factor = 1.200000e+00 : f32, gptc.backward} : tensor<2x8xf32>
+// CHECK: %{{.*}}, %[[DW:.*]] = gptc.linear_grad %[[DX]]
+// CHECK: return %{{.*}}, %[[DW]], %{{.*}}
+func.func @train_step(%x: tensor<2x8xf32>, %t: tensor<2xi32>, %w: tensor<8x8xf32> {gptc.param = "w"},
+                      %head: tensor<4x8xf32> {gptc.param = "head"}) -> (tensor<f32> {gptc.name = "loss"}) {
+  %h = gptc.linear %x, %w : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+  %s = gptc.scale %h {factor = 1.2 : f32} : tensor<2x8xf32>
+  %l = gptc.lm_head_loss %s, %head, %t {cap = 15.0 : f32, ignore_index = -1 : i32} : tensor<2x8xf32>, tensor<4x8xf32>, tensor<2xi32> -> tensor<f32>
+  return %l : tensor<f32>
+}
