@@ -62,12 +62,17 @@ std::optional<Stage> gptc::parseStage(StringRef name) {
   return std::nullopt;
 }
 
-/// Fuses causal attention: no T×T scores buffer, the LSE kept for backward.
-static void addAttentionFusion(OpPassManager &pm) {
+/// The stages every mode shares, up to the fused graph; true when `last`
+/// is among them (the pipeline ends there).
+static bool addFusedGraph(OpPassManager &pm, Stage last) {
+  if (last == Stage::Graph)
+    return true;
+  // Attention as one op: no T×T scores buffer, the LSE kept for backward.
   pm.addPass(createFuseCausalAttention());
   // Fold reshape chains and drop what fusion left dead.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  return last == Stage::Fused;
 }
 
 /// From kernels to C++: shared by every mode. Stops after `last`.
@@ -89,20 +94,14 @@ static void addCodegen(OpPassManager &pm, const PipelineOptions &options,
 
 void gptc::buildForwardPipeline(OpPassManager &pm,
                                 const PipelineOptions &options, Stage last) {
-  if (last == Stage::Graph)
-    return;
-  addAttentionFusion(pm);
-  if (last == Stage::Fused)
+  if (addFusedGraph(pm, last))
     return;
   addCodegen(pm, options, last);
 }
 
 void gptc::buildTrainPipeline(OpPassManager &pm, const PipelineOptions &options,
                               Stage last) {
-  if (last == Stage::Graph)
-    return;
-  addAttentionFusion(pm);
-  if (last == Stage::Fused)
+  if (addFusedGraph(pm, last))
     return;
   // @train_step: @forward returning only the loss; canonicalize drops the
   // logits' consumers so that the head can fuse with the loss.
@@ -125,10 +124,7 @@ void gptc::buildTrainPipeline(OpPassManager &pm, const PipelineOptions &options,
 
 void gptc::buildDecodePipeline(OpPassManager &pm,
                                const PipelineOptions &options, Stage last) {
-  if (last == Stage::Graph)
-    return;
-  addAttentionFusion(pm);
-  if (last == Stage::Fused)
+  if (addFusedGraph(pm, last))
     return;
   // Incremental functions over an explicit KV cache; drop what only fed the
   // loss.
