@@ -14,8 +14,9 @@
 // Precision: reductions whose length is a model dimension (rmsNorm's sums of
 // squares, the cross-entropy losses' sums) accumulate in double; softmax row
 // sums, the attention's online-softmax sums and the GEMMs (oneDNN)
-// accumulate in float. The kernels are parallelised with OpenMP and give the
-// same results, up to float rounding of reductions, for any thread count.
+// accumulate in float; the *Bf16 GEMMs round their inputs to bfloat16. The
+// kernels are parallelised with OpenMP and give the same results, up to
+// float rounding of reductions, for any thread count.
 // crossEntropy and embeddingBackward sum in an order that does not depend on
 // the thread count, causalAttentionBackward in one fixed for a fixed count.
 //
@@ -123,6 +124,14 @@ inline float maxOf(const float *x, int64_t n, float init) {
 void linear(const float *x, const float *w, float *y, int64_t rows, int64_t in,
             int64_t out);
 
+/// linear on bfloat16 inputs (`gptc compile --precision=bf16`): x and w
+/// rounded to bfloat16 (ties to even), their products (exact in float)
+/// summed in float, y float. Like the processor's bf16 dot-product
+/// instructions that compute it, it counts inputs below the smallest normal
+/// float (2^-126) as zero and may flush results below it to zero.
+void linearBf16(const float *x, const float *w, float *y, int64_t rows,
+                int64_t in, int64_t out);
+
 /// out[n, C] = table[V, C][ids[n], :]; ids (int32 [n]) are in [0, V).
 void embedding(const float *table, const int32_t *ids, float *out, int64_t n,
                int64_t V, int64_t C);
@@ -219,6 +228,13 @@ void reluSquareBackward(const float *x, const float *dy, float *dx, int64_t n);
 /// overwritten, by oneDNN's sgemm.
 void linearBackward(const float *dy, const float *x, const float *w, float *dx,
                     float *dw, int64_t rows, int64_t in, int64_t out);
+
+/// linearBackward on bfloat16 inputs, as linearBf16: dy, x and w rounded to
+/// bfloat16 (ties to even), their products summed in float, dx and dw float
+/// (overwritten).
+void linearBackwardBf16(const float *dy, const float *x, const float *w,
+                        float *dx, float *dw, int64_t rows, int64_t in,
+                        int64_t out);
 
 /// Gradients of causalAttention (FlashAttention-2 backward) with its
 /// layouts: q, o, dout and dq [B, T, H, D]; k, v, dk and dv [B, T, Hkv, D];

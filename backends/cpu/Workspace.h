@@ -59,6 +59,13 @@ inline float *workspace(int slot, int64_t n) {
   return buffer->data();
 }
 
+/// workspace(slot, ...) viewed as at least n bfloat16 values (the bits of
+/// each, as gptc::f32ToBf16 gives them), cache-line aligned and
+/// uninitialised.
+inline uint16_t *bf16Workspace(int slot, int64_t n) {
+  return reinterpret_cast<uint16_t *>(workspace(slot, (n + 1) / 2));
+}
+
 } // namespace gptc::cpu
 
 #endif // GPTC_BACKENDS_CPU_WORKSPACE_H
