@@ -230,6 +230,7 @@ int gptc::runVerify(const char *argv0) {
                                  check.tolerance, check.ok() ? "ok" : "FAIL");
     allOk &= check.ok();
   };
+  std::optional<SafetensorsFile> firstPolicy; // the first policy's results
   for (const PipelineOptions &policy : policies) {
     std::string exe = (work + "/gradcheck-" + policy.recompute).str();
     if (llvm::Expected<int64_t> built =
@@ -266,6 +267,31 @@ int gptc::runVerify(const char *argv0) {
     report({"gradients, " + label, *gradError, gradTol});
     llvm::outs() << "    (worst: " << worstName << ", relative to its "
                  << "largest gradient)\n";
+    // Recomputing must not change the gradients: each policy against the
+    // first, relative to each tensor's largest gradient.
+    if (&policy == &policies.front()) {
+      firstPolicy = std::move(*result);
+      continue;
+    }
+    double worst = 0;
+    for (const gptc::TensorInfo &grad : firstPolicy->getTensors()) {
+      if (!StringRef(grad.name).starts_with("grad."))
+        continue;
+      std::vector<float> first(grad.numel), got(grad.numel);
+      for (const Status &s :
+           {firstPolicy->readF32(grad.name, grad.shape, first.data()),
+            result->readF32(grad.name, grad.shape, got.data())})
+        if (!s.ok())
+          return verifyError(s.message());
+      double scale = 0;
+      for (float g : first)
+        scale = std::max(scale, double(std::fabs(g)));
+      std::vector<double> firstWide(first.begin(), first.end());
+      worst = std::max(worst, maxAbsDiff(got, firstWide) /
+                                  (scale > 0 ? scale : 1.0));
+    }
+    report({"gradients, " + label + " vs " + policies.front().recompute,
+            worst, 1e-6});
   }
   if (!hasGradients)
     llvm::outs() << "  (the bundle has no gradients to check)\n";
