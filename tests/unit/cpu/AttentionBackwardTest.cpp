@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "backends/cpu/Kernels.h"
+#include "tests/unit/cpu/AttentionFixture.h"
 #include "tests/unit/cpu/Reference.h"
 
 #include <string>
@@ -86,32 +87,15 @@ TEST(AttentionBackward, ReferenceGradientMatchesFiniteDifferences) {
       1e-7, 1e-6));
 }
 
-struct Heads {
-  int64_t H, Hkv;
-};
-
-class AttentionBackwardTest
-    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, Heads>> {
+/// The attention problem plus an output gradient.
+class AttentionBackwardTest : public AttentionFixture {
 protected:
   void SetUp() override {
-    const auto &[sequence, headSize, heads] = GetParam();
-    T = sequence;
-    D = headSize;
-    H = heads.H;
-    Hkv = heads.Hkv;
-    scale = 1.0f / std::sqrt(static_cast<float>(D));
-    const uint32_t seed = static_cast<uint32_t>(T * 1000 + D * 10 + H + Hkv);
-    // As in AttentionTest: scores of a few units, peaked but not one-hot.
-    q = ref::randomFloats(B * T * H * D, seed, -2, 2);
-    k = ref::randomFloats(B * T * Hkv * D, seed + 1, -2, 2);
-    v = ref::randomFloats(B * T * Hkv * D, seed + 2);
-    dout = ref::randomFloats(B * T * H * D, seed + 3);
+    AttentionFixture::SetUp();
+    dout = ref::randomFloats(B * T * H * D, seed + 3); // [B, T, H, D]
   }
 
-  const int64_t B = 2;
-  int64_t T = 0, D = 0, H = 0, Hkv = 0;
-  float scale = 0.0f;
-  std::vector<float> q, k, v, dout;
+  std::vector<float> dout;
 };
 
 TEST_P(AttentionBackwardTest, MatchesDoubleReference) {

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "backends/cpu/Kernels.h"
+#include "tests/unit/cpu/AttentionFixture.h"
 #include "tests/unit/cpu/Reference.h"
 
 #include <string>
@@ -16,33 +17,7 @@
 namespace gptc::cpu {
 namespace {
 
-struct Heads {
-  int64_t H, Hkv;
-};
-
-class AttentionTest
-    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, Heads>> {
-protected:
-  void SetUp() override {
-    const auto &[sequence, headSize, heads] = GetParam();
-    T = sequence;
-    D = headSize;
-    H = heads.H;
-    Hkv = heads.Hkv;
-    scale = 1.0f / std::sqrt(static_cast<float>(D));
-    const uint32_t seed = static_cast<uint32_t>(T * 1000 + D * 10 + H + Hkv);
-    // Inputs in [-2, 2) make scores of a few units: peaked but not one-hot
-    // softmax rows.
-    q = ref::randomFloats(B * T * H * D, seed, -2, 2);
-    k = ref::randomFloats(B * T * Hkv * D, seed + 1, -2, 2);
-    v = ref::randomFloats(B * T * Hkv * D, seed + 2);
-  }
-
-  const int64_t B = 2;
-  int64_t T = 0, D = 0, H = 0, Hkv = 0;
-  float scale = 0.0f;
-  std::vector<float> q, k, v;
-};
+using AttentionTest = AttentionFixture;
 
 TEST_P(AttentionTest, FusedMatchesDoubleReference) {
   // Scores are float dot products (error ~sqrt(D)·2^-24·|q||k|·scale, under
