@@ -164,23 +164,12 @@ Expected<Options> readOptions(const Args &args, const DecodeShape &shape) {
                          "per row; recompile with --kv-capacity",
                          options.prompt.size(), shape.Cap);
 
-  struct IntFlag {
-    const char *name;
-    int64_t *value;
-    int64_t min;
-  };
-  for (IntFlag flag :
-       {IntFlag{"max-tokens", &options.maxTokens, 1},
-        IntFlag{"top-k", &options.sampling.topK, 0},
-        IntFlag{"seed", &options.seed, 0}, IntFlag{"rows", &options.rows, 1},
-        IntFlag{"threads", &options.threads, 1}}) {
-    if (args.get(flag.name).empty())
-      continue; // --threads has no default
-    Expected<int64_t> value = args.getInt(flag.name, flag.min, INT64_MAX);
-    if (!value.ok())
-      return value.status();
-    *flag.value = *value;
-  }
+  if (Status s = args.readInts({{"max-tokens", &options.maxTokens, 1},
+        {"top-k", &options.sampling.topK, 0},
+        {"seed", &options.seed, 0}, {"rows", &options.rows, 1},
+        {"threads", &options.threads, 1}});
+      !s.ok())
+    return s;
   if (options.rows > shape.R)
     return Status::error("--rows {} is more than the R = {} rows the program "
                          "was compiled for; recompile with gptc compile "

@@ -65,6 +65,18 @@ Status Args::require(std::initializer_list<const char *> names) const {
   return Status::success();
 }
 
+Status Args::readInts(std::initializer_list<IntFlag> flags) const {
+  for (const IntFlag &flag : flags) {
+    if (get(flag.name).empty())
+      continue; // a flag without a default, not given
+    Expected<int64_t> value = getInt(flag.name, flag.min, INT64_MAX);
+    if (!value.ok())
+      return value.status();
+    *flag.value = *value;
+  }
+  return Status::success();
+}
+
 std::string Args::get(const std::string &name) const {
   if (auto it = values.find(name); it != values.end())
     return it->second;

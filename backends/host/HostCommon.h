@@ -39,6 +39,16 @@ public:
   bool has(const std::string &name) const { return values.count(name) != 0; }
   /// An error naming the first of `names` that was not given.
   Status require(std::initializer_list<const char *> names) const;
+
+  /// An integer flag to read into `value`, at least `min`.
+  struct IntFlag {
+    const char *name;
+    int64_t *value;
+    int64_t min;
+  };
+  /// Reads every flag that has a value (given or default); the others keep
+  /// theirs. An error names a malformed or too small one.
+  Status readInts(std::initializer_list<IntFlag> flags) const;
   /// The value of `name` (or its default; empty when it has neither).
   std::string get(const std::string &name) const;
   /// `name` as an integer in [min, max], or an error naming the flag.

@@ -148,27 +148,16 @@ Expected<Options> readOptions(const Args &args, const Model &model) {
     return Status::error("--resume and --init-weights exclude each other: a "
                          "resumed run continues from its checkpoint");
 
-  struct IntFlag {
-    const char *name;
-    int64_t *value;
-    int64_t min;
-  };
-  for (IntFlag flag :
-       {IntFlag{"steps", &options.steps, 1},
-        IntFlag{"batch", &options.batch, 1}, IntFlag{"seed", &options.seed, 0},
-        IntFlag{"eval-every", &options.evalEvery, 1},
-        IntFlag{"eval-batches", &options.evalBatches, 1},
-        IntFlag{"log-every", &options.logEvery, 1},
-        IntFlag{"save-every", &options.saveEvery, 1},
-        IntFlag{"stop-after", &options.stopAfter, 1},
-        IntFlag{"threads", &options.threads, 1}}) {
-    if (args.get(flag.name).empty())
-      continue; // --save-every, --stop-after and --threads have no default
-    Expected<int64_t> value = args.getInt(flag.name, flag.min, INT64_MAX);
-    if (!value.ok())
-      return value.status();
-    *flag.value = *value;
-  }
+  if (Status s = args.readInts({{"steps", &options.steps, 1},
+        {"batch", &options.batch, 1}, {"seed", &options.seed, 0},
+        {"eval-every", &options.evalEvery, 1},
+        {"eval-batches", &options.evalBatches, 1},
+        {"log-every", &options.logEvery, 1},
+        {"save-every", &options.saveEvery, 1},
+        {"stop-after", &options.stopAfter, 1},
+        {"threads", &options.threads, 1}});
+      !s.ok())
+    return s;
   if (options.batch % model.B != 0)
     return Status::error("--batch {} is not a multiple of the compiled batch "
                          "size B = {} (sequences per train_step call); use a "
