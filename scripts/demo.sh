@@ -30,8 +30,9 @@ python3 scripts/plot_metrics.py build/demo/runs/add/metrics.jsonl
 
 echo "== 3. decoding with the trained checkpoint =="
 build/bin/gptc compile models/tiny.toml --mode=decode -o build/demo/decode_tiny
-for prompt in "12+34=" "205+17=" "9+90=" "48+152="; do
+# Each problem of the training text follows a newline, so the prompts do too.
+for prompt in "12+34=" "205+17=" "9+90=" "48+152=" "7+5=" "300+400="; do
   answer=$(build/demo/decode_tiny --weights build/demo/runs/add/model.safetensors \
-    --prompt "$prompt" --max-tokens 8 --temperature 0 --quiet)
+    --prompt $'\n'"$prompt" --max-tokens 8 --temperature 0 --quiet 2>/dev/null)
   echo "$prompt${answer%%$'\n'*}   (expected $((${prompt%=})))"
 done
