@@ -21,9 +21,9 @@ int main(int argc, char **argv) {
 #pragma omp parallel for reduction(+ : sum)
     for (size_t i = 0; i < n; ++i)
       sum += data[i];
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     if (sum < 0) // keeps the loop
       std::printf("impossible\n");
     best = std::max(best, n * sizeof(float) / seconds / 1e9);

@@ -17,9 +17,9 @@ int main() {
     if (dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
                    c.data(), n) != dnnl_success)
       return 1;
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     best = std::max(best, 2.0 * n * n * n / seconds / 1e9);
   }
   std::printf("%.1f\n", best);

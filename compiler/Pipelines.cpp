@@ -13,9 +13,8 @@ using namespace gptc;
 static constexpr std::pair<Stage, llvm::StringLiteral> kStageNames[] = {
     {Stage::Graph, "graph"},         {Stage::Fused, "fused"},
     {Stage::Autodiff, "autodiff"},   {Stage::Recompute, "recompute"},
-    {Stage::Decode, "decode-graph"},
-    {Stage::Kernels, "kernels"},     {Stage::Planned, "planned"},
-    {Stage::EmitC, "emitc"},
+    {Stage::Decode, "decode-graph"}, {Stage::Kernels, "kernels"},
+    {Stage::Planned, "planned"},     {Stage::EmitC, "emitc"},
 };
 
 StringRef gptc::modeName(Mode mode) {
@@ -128,8 +127,8 @@ void gptc::buildDecodePipeline(OpPassManager &pm,
     return;
   // Incremental functions over an explicit KV cache; drop what only fed the
   // loss.
-  pm.addPass(createMakeDecode(
-      MakeDecodeOptions{options.kvCapacity, options.kvDtype}));
+  pm.addPass(
+      createMakeDecode(MakeDecodeOptions{options.kvCapacity, options.kvDtype}));
   pm.addPass(createCanonicalizerPass());
   if (last == Stage::Decode)
     return;
@@ -162,8 +161,7 @@ struct PipelineCLOptions : PassPipelineOptions<PipelineCLOptions> {
       llvm::cl::desc("Training, recompute=auto: arena bytes"),
       llvm::cl::init(0)};
   Option<std::string> precision{
-      *this, "precision",
-      llvm::cl::desc("Matrix products: f32 or bf16 inputs"),
+      *this, "precision", llvm::cl::desc("Matrix products: f32 or bf16 inputs"),
       llvm::cl::init("f32")};
   Option<std::string> kvDtype{
       *this, "kv-dtype",
@@ -180,16 +178,16 @@ void gptc::registerPipelines() {
       "gptc-forward-pipeline",
       "Forward pass: fuse attention, lower to kernels, plan memory, EmitC",
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
-        buildForwardPipeline(pm, PipelineOptions{cl.target, "minimal", 0, 0,
-                                                 cl.precision});
+        buildForwardPipeline(
+            pm, PipelineOptions{cl.target, "minimal", 0, 0, cl.precision});
       });
   PassPipelineRegistration<PipelineCLOptions>(
       "gptc-train-pipeline",
       "Training: the forward pipeline plus @train_step with gradients",
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
-        buildTrainPipeline(pm, PipelineOptions{cl.target, cl.recompute,
-                                               cl.memoryBudget, 0,
-                                               cl.precision});
+        buildTrainPipeline(pm,
+                           PipelineOptions{cl.target, cl.recompute,
+                                           cl.memoryBudget, 0, cl.precision});
       });
   PassPipelineRegistration<PipelineCLOptions>(
       "gptc-decode-pipeline",

@@ -39,12 +39,12 @@ llvm::StringRef stageName(Stage stage);
 std::optional<Stage> parseStage(llvm::StringRef name);
 
 struct PipelineOptions {
-  std::string target = "cpu";      // backend whose kernels the program calls
+  std::string target = "cpu";        // backend whose kernels the program calls
   std::string recompute = "minimal"; // training: none, minimal, full or auto
-  int64_t memoryBudget = 0;        // training, recompute=auto: arena bytes
-  int64_t kvCapacity = 0;          // decoding: KV-cache slots per row
-  std::string precision = "f32";   // matrix products: f32 or bf16
-  std::string kvDtype = "f32";     // decoding: KV-cache element type
+  int64_t memoryBudget = 0;          // training, recompute=auto: arena bytes
+  int64_t kvCapacity = 0;            // decoding: KV-cache slots per row
+  std::string precision = "f32";     // matrix products: f32 or bf16
+  std::string kvDtype = "f32";       // decoding: KV-cache element type
 };
 
 /// Forward pass: tensor graph → fused graph → kernels → planned → EmitC.
@@ -55,8 +55,7 @@ void buildForwardPipeline(mlir::OpPassManager &pm,
 
 /// Training: the forward pipeline's graph, plus @train_step with every
 /// parameter's gradient (fused loss, autodiff, recompute). Stops after `last`.
-void buildTrainPipeline(mlir::OpPassManager &pm,
-                        const PipelineOptions &options,
+void buildTrainPipeline(mlir::OpPassManager &pm, const PipelineOptions &options,
                         Stage last = Stage::EmitC);
 
 /// Decoding: @prefill and @step forward graphs become incremental functions

@@ -31,9 +31,7 @@ public:
 
 private:
   /// A location naming a part of the model, e.g. "transformer.h.0.attn.c_q".
-  Location at(const Twine &name) {
-    return NameLoc::get(b.getStringAttr(name));
-  }
+  Location at(const Twine &name) { return NameLoc::get(b.getStringAttr(name)); }
   RankedTensorType f32(ArrayRef<int64_t> shape) {
     return RankedTensorType::get(shape, b.getF32Type());
   }
@@ -113,8 +111,8 @@ Value ForwardBuilder::attention(Value u, const std::string &prefix) {
   s = b.create<CausalMaskOp>(at(prefix + ".causal_mask"), s); // [B, H, T, T]
   Value p = b.create<SoftmaxOp>(at(prefix + ".softmax"), s);
   Value y = b.create<AttnApplyOp>(at(prefix + ".apply"), p, v); // [B, T, H, D]
-  y = b.create<ReshapeOp>(at(prefix + ".merge_heads"),
-                          f32({B, T, cfg.nEmbd}), y);
+  y = b.create<ReshapeOp>(at(prefix + ".merge_heads"), f32({B, T, cfg.nEmbd}),
+                          y);
   return linear(y, prefix + ".c_proj.weight");
 }
 

@@ -52,7 +52,9 @@ int64_t FillOp::getFlops() { return 0; }
 int64_t EmbeddingGradOp::getFlops() { return numel(getGrad()); }
 int64_t RMSNormGradOp::getFlops() { return 8 * numel(getX()); }
 int64_t ReluSquareGradOp::getFlops() { return 3 * numel(getX()); }
-int64_t LinearGradOp::getFlops() { return 2 * matmulFlops(getX(), getWeight()); }
+int64_t LinearGradOp::getFlops() {
+  return 2 * matmulFlops(getX(), getWeight());
+}
 // The backward runs five T×T products to the forward's two: 2.5×.
 int64_t CausalAttentionGradOp::getFlops() {
   return causalAttentionFlops(getQ()) * 5 / 2;

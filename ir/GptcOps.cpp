@@ -56,9 +56,9 @@ static LogicalResult verifyQueryKeyShapes(std::optional<Location> loc,
     return emitOptionalError(loc, "head dim mismatch: q has D=", q[3], ", ",
                              keyName, " has D=", k[3]);
   if (k[2] <= 0 || q[2] % k[2] != 0)
-    return emitOptionalError(loc, "query heads H=", q[2],
-                             " is not a multiple of key/value heads Hkv=",
-                             k[2]);
+    return emitOptionalError(
+        loc, "query heads H=", q[2],
+        " is not a multiple of key/value heads Hkv=", k[2]);
   return success();
 }
 
@@ -121,13 +121,12 @@ SmallVector<Attribute> RMSNormOp::getKernelScalars() { return {getEpsAttr()}; }
 
 /// The result type of x [..., K] · w [N, K]ᵀ, or an error at `loc`.
 static FailureOr<RankedTensorType> inferLinearType(std::optional<Location> loc,
-                                                   Value xValue,
-                                                   Value wValue) {
+                                                   Value xValue, Value wValue) {
   auto x = cast<RankedTensorType>(xValue.getType());
   auto w = cast<RankedTensorType>(wValue.getType());
   if (w.getRank() != 2)
-    return emitOptionalError(loc, "expects a weight of rank 2 [N, K], got rank ",
-                             w.getRank());
+    return emitOptionalError(
+        loc, "expects a weight of rank 2 [N, K], got rank ", w.getRank());
   if (x.getRank() < 1)
     return emitOptionalError(loc, "expects an input of rank >= 1");
   if (x.getShape().back() != w.getDimSize(1))
@@ -159,7 +158,9 @@ static LogicalResult verifyPrecision(Operation *op, StringRef precision) {
   return success();
 }
 
-LogicalResult LinearOp::verify() { return verifyPrecision(*this, getPrecision()); }
+LogicalResult LinearOp::verify() {
+  return verifyPrecision(*this, getPrecision());
+}
 
 StringRef LinearOp::getKernelName() {
   return getPrecision() == "bf16" ? "linearBf16" : "linear";
@@ -265,8 +266,8 @@ SmallVector<Attribute> AttnScoresOp::getKernelScalars() {
 
 LogicalResult CausalMaskOp::verify() {
   RankedTensorType type = getType();
-  if (type.getRank() < 2 ||
-      type.getDimSize(type.getRank() - 1) != type.getDimSize(type.getRank() - 2))
+  if (type.getRank() < 2 || type.getDimSize(type.getRank() - 1) !=
+                                type.getDimSize(type.getRank() - 2))
     return emitOpError("expects square scores [..., T, T], got ") << type;
   return success();
 }
@@ -303,18 +304,19 @@ LogicalResult AttnApplyOp::inferReturnTypes(MLIRContext *ctx,
     return emitOptionalError(
         loc, "expects probs [B, H, T, S] and v [B, S, Hkv, D] of rank 4");
   if (p.getDimSize(0) != v.getDimSize(0))
-    return emitOptionalError(loc, "batch mismatch: probs has B=",
-                             p.getDimSize(0), ", v has B=", v.getDimSize(0));
+    return emitOptionalError(loc,
+                             "batch mismatch: probs has B=", p.getDimSize(0),
+                             ", v has B=", v.getDimSize(0));
   if (p.getDimSize(3) != v.getDimSize(1))
     return emitOptionalError(loc, "probs attend over S=", p.getDimSize(3),
                              " keys but v has S=", v.getDimSize(1));
   if (p.getDimSize(1) % v.getDimSize(2) != 0)
-    return emitOptionalError(loc, "query heads H=", p.getDimSize(1),
-                             " is not a multiple of key/value heads Hkv=",
-                             v.getDimSize(2));
-  types.push_back(RankedTensorType::get({p.getDimSize(0), p.getDimSize(2),
-                                         p.getDimSize(1), v.getDimSize(3)},
-                                        p.getElementType()));
+    return emitOptionalError(
+        loc, "query heads H=", p.getDimSize(1),
+        " is not a multiple of key/value heads Hkv=", v.getDimSize(2));
+  types.push_back(RankedTensorType::get(
+      {p.getDimSize(0), p.getDimSize(2), p.getDimSize(1), v.getDimSize(3)},
+      p.getElementType()));
   return success();
 }
 
@@ -343,8 +345,9 @@ static LogicalResult inferAttentionTypes(std::optional<Location> loc, Value qv,
   if (k.getShape() != v.getShape())
     return emitOptionalError(loc, "k and v must have the same shape");
   if (k.getDimSize(1) != q.getDimSize(1))
-    return emitOptionalError(loc, "causal attention expects as many keys as "
-                                  "queries, got T=",
+    return emitOptionalError(loc,
+                             "causal attention expects as many keys as "
+                             "queries, got T=",
                              q.getDimSize(1), " and S=", k.getDimSize(1));
   types.push_back(q);
   types.push_back(RankedTensorType::get(
@@ -392,7 +395,8 @@ SmallVector<int64_t> ReluSquareOp::getKernelDims() {
 
 LogicalResult SoftcapOp::verify() {
   if (getCap().convertToFloat() <= 0.0f)
-    return emitOpError("expects a positive cap, got ") << getCap().convertToDouble();
+    return emitOpError("expects a positive cap, got ")
+           << getCap().convertToDouble();
   return success();
 }
 
@@ -502,8 +506,8 @@ LogicalResult EmbeddingGradOp::verify() {
   if (table.getRank() != 2)
     return emitOpError("expects a table gradient of rank 2 [V, C], got ")
            << table;
-  if (grad.getShape().drop_back() != ids || grad.getShape().back() !=
-                                                table.getDimSize(1))
+  if (grad.getShape().drop_back() != ids ||
+      grad.getShape().back() != table.getDimSize(1))
     return emitOpError("expects a gradient of shape ids × C, got ") << grad;
   return success();
 }
@@ -608,9 +612,10 @@ SmallVector<Attribute> CausalAttentionGradOp::getKernelScalars() {
 // LmHeadLossGradOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult LmHeadLossGradOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &types) {
+LogicalResult LmHeadLossGradOp::inferReturnTypes(MLIRContext *ctx,
+                                                 std::optional<Location> loc,
+                                                 Adaptor adaptor,
+                                                 SmallVectorImpl<Type> &types) {
   auto x = cast<RankedTensorType>(adaptor.getX().getType());
   auto w = cast<RankedTensorType>(adaptor.getWeight().getType());
   if (failed(verifyLmHeadOperands(
@@ -643,15 +648,13 @@ static LogicalResult verifyCache(Operation *op, RankedTensorType cache,
     return op->emitOpError("expects a cache of ")
            << rows << " rows [L, R, Cap, Hkv, D], got " << cache;
   if (layer < 0 || layer >= cache.getDimSize(0))
-    return op->emitOpError("layer ")
-           << layer << " is outside the cache's " << cache.getDimSize(0)
-           << " layers";
+    return op->emitOpError("layer ") << layer << " is outside the cache's "
+                                     << cache.getDimSize(0) << " layers";
   return success();
 }
 
 /// Checks per-row lengths [R].
-static LogicalResult verifyLengths(Operation *op, Value lengths,
-                                   int64_t rows) {
+static LogicalResult verifyLengths(Operation *op, Value lengths, int64_t rows) {
   ArrayRef<int64_t> shape = tensorOf(lengths).getShape();
   if (shape.size() != 1 || shape[0] != rows)
     return op->emitOpError("expects one length per row [")
@@ -720,7 +723,8 @@ LogicalResult CachedAttentionOp::verify() {
   ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
   RankedTensorType cache = tensorOf(getKCache());
   if (q.size() != 4)
-    return emitOpError("expects queries [R, T, H, D], got ") << getQ().getType();
+    return emitOpError("expects queries [R, T, H, D], got ")
+           << getQ().getType();
   if (cache != tensorOf(getVCache()))
     return emitOpError("expects key and value caches of one type");
   if (failed(verifyCache(*this, cache, q[0], getLayer())) ||
@@ -749,8 +753,7 @@ SmallVector<int64_t> CachedAttentionOp::getKernelDims() {
 }
 
 SmallVector<Attribute> CachedAttentionOp::getKernelScalars() {
-  return {Builder(getContext()).getI32IntegerAttr(getLayer()),
-          getScaleAttr()};
+  return {Builder(getContext()).getI32IntegerAttr(getLayer()), getScaleAttr()};
 }
 
 unsigned KVAdvanceOp::getTiedOperandIndex() { return 0; }

@@ -49,8 +49,7 @@ SmallVector<Value> ReshapeOp::buildVJP(OpBuilder &b,
 // RoPE is a rotation: its gradient is the inverse rotation.
 SmallVector<Value> RopeOp::buildVJP(OpBuilder &b, ArrayRef<Value> resultGrads) {
   return {b.create<RopeOp>(getLoc(), single(resultGrads), getBaseAttr(),
-                           getRoundBf16Attr(),
-                           b.getBoolAttr(!getInverse()))};
+                           getRoundBf16Attr(), b.getBoolAttr(!getInverse()))};
 }
 
 // y = s·x → dx = s·dy.
@@ -74,9 +73,9 @@ SmallVector<Value> ReluSquareOp::buildVJP(OpBuilder &b,
 // the saved log-sum-exp. The LSE is an internal result: no gradient.
 SmallVector<Value> CausalAttentionOp::buildVJP(OpBuilder &b,
                                                ArrayRef<Value> resultGrads) {
-  auto grad = b.create<CausalAttentionGradOp>(
-      getLoc(), getQ(), getK(), getV(), getOut(), getLse(), resultGrads[0],
-      getScaleAttr());
+  auto grad = b.create<CausalAttentionGradOp>(getLoc(), getQ(), getK(), getV(),
+                                              getOut(), getLse(),
+                                              resultGrads[0], getScaleAttr());
   return {grad.getGradQ(), grad.getGradK(), grad.getGradV()};
 }
 
@@ -84,8 +83,8 @@ SmallVector<Value> CausalAttentionOp::buildVJP(OpBuilder &b,
 // get no gradient.
 SmallVector<Value> LmHeadLossOp::buildVJP(OpBuilder &b,
                                           ArrayRef<Value> resultGrads) {
-  auto grad = b.create<LmHeadLossGradOp>(
-      getLoc(), getX(), getWeight(), getTargets(), single(resultGrads),
-      getCapAttr(), getIgnoreIndexAttr());
+  auto grad = b.create<LmHeadLossGradOp>(getLoc(), getX(), getWeight(),
+                                         getTargets(), single(resultGrads),
+                                         getCapAttr(), getIgnoreIndexAttr());
   return {grad.getGradX(), grad.getGradWeight(), Value()};
 }

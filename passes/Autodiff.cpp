@@ -111,8 +111,8 @@ LogicalResult Differentiator::run() {
       grad = b.create<FillOp>(arg.getLoc(), arg.getType(),
                               b.getF32FloatAttr(0.0f));
     results.push_back(grad);
-    resultAttrs.push_back(b.getDictionaryAttr(
-        b.getNamedAttr(kGradOfAttrName, name)));
+    resultAttrs.push_back(
+        b.getDictionaryAttr(b.getNamedAttr(kGradOfAttrName, name)));
   }
   // Mark the backward ops: gptc-recompute schedules clones among them.
   for (Operation *op = grads[loss].getDefiningOp(); op; op = op->getNextNode())
@@ -131,8 +131,8 @@ struct Autodiff : gptc::impl::AutodiffBase<Autodiff> {
   void runOnOperation() override {
     auto func = getOperation().lookupSymbol<func::FuncOp>(function);
     if (!func || func.isExternal()) {
-      getOperation().emitError("no function @") << function
-                                                << " to differentiate";
+      getOperation().emitError("no function @")
+          << function << " to differentiate";
       return signalPassFailure();
     }
     if (failed(Differentiator(func).run()))

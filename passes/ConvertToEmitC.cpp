@@ -73,8 +73,8 @@ static StringRef cppElementType(Type type) {
 static std::string tensorInfo(StringRef name, Type elementType,
                               ArrayRef<int64_t> shape, int64_t offset) {
   return llvm::formatv("  {{{0}, {1}, {2}, {3}, {4}},\n",
-                       cppStringLiteral(name), cppStringLiteral(
-                           cppElementType(elementType)),
+                       cppStringLiteral(name),
+                       cppStringLiteral(cppElementType(elementType)),
                        shape.size(), cppShape(shape), offset)
       .str();
 }
@@ -131,7 +131,8 @@ LogicalResult FunctionConversion::convertOp(Operation *op) {
   }
   if (auto kernel = dyn_cast<KernelOp>(op)) {
     // The op's location names the model part; keep it as a comment.
-    b.create<emitc::VerbatimOp>(loc, b.getStringAttr("// " + describeLocation(loc)));
+    b.create<emitc::VerbatimOp>(loc,
+                                b.getStringAttr("// " + describeLocation(loc)));
 
     SmallVector<Value> operands;
     SmallVector<Attribute> args;
@@ -159,13 +160,13 @@ std::string FunctionConversion::programInfo() {
   std::string params, inputs, outputs;
   if (auto table = func->getAttrOfType<ArrayAttr>(kParamsAttrName))
     for (auto entry : table.getAsRange<DictionaryAttr>())
-      params += tensorInfo(entry.getAs<StringAttr>("name").getValue(),
-                           b.getF32Type(),
-                           entry.getAs<DenseI64ArrayAttr>("shape").asArrayRef(),
-                           entry.getAs<IntegerAttr>("offset").getInt());
+      params +=
+          tensorInfo(entry.getAs<StringAttr>("name").getValue(), b.getF32Type(),
+                     entry.getAs<DenseI64ArrayAttr>("shape").asArrayRef(),
+                     entry.getAs<IntegerAttr>("offset").getInt());
   for (BlockArgument arg : func.getArguments()) {
-    auto io = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                kIONameAttrName);
+    auto io =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kIONameAttrName);
     if (!io)
       continue;
     auto shape = func.getArgAttrOfType<DenseI64ArrayAttr>(arg.getArgNumber(),
@@ -174,7 +175,8 @@ std::string FunctionConversion::programInfo() {
     std::string entry =
         tensorInfo(io.getValue(), type.getElementType(),
                    shape ? shape.asArrayRef() : type.getShape(), 0);
-    bool isOutput = func.getArgAttr(arg.getArgNumber(), kOutputAttrName) != nullptr;
+    bool isOutput =
+        func.getArgAttr(arg.getArgNumber(), kOutputAttrName) != nullptr;
     (isOutput ? outputs : inputs) += entry;
   }
   auto config = func->getParentOfType<ModuleOp>()->getAttrOfType<StringAttr>(
@@ -184,17 +186,18 @@ std::string FunctionConversion::programInfo() {
     return value ? value.getInt() : int64_t(0);
   };
   auto array = [&](StringRef arrayName, const std::string &body) {
-    return body.empty() ? std::string()
-                        : llvm::formatv("static const gptc::BufferInfo {0}_{1}[] "
-                                        "= {{\n{2}};\n",
-                                        name, arrayName, body)
-                              .str();
+    return body.empty()
+               ? std::string()
+               : llvm::formatv("static const gptc::BufferInfo {0}_{1}[] "
+                               "= {{\n{2}};\n",
+                               name, arrayName, body)
+                     .str();
   };
   auto ref = [&](StringRef arrayName, const std::string &body) {
-    return body.empty() ? std::string("nullptr, 0")
-                        : llvm::formatv("{0}_{1}, std::size({0}_{1})", name,
-                                        arrayName)
-                              .str();
+    return body.empty()
+               ? std::string("nullptr, 0")
+               : llvm::formatv("{0}_{1}, std::size({0}_{1})", name, arrayName)
+                     .str();
   };
   return array("params", params) + array("inputs", inputs) +
          array("outputs", outputs) +
@@ -217,8 +220,8 @@ LogicalResult FunctionConversion::run() {
   auto isState = [&](BlockArgument arg) {
     return func.getArgAttr(arg.getArgNumber(), kInOutAttrName) != nullptr;
   };
-  Type voidPointer = emitc::PointerType::get(
-      emitc::OpaqueType::get(b.getContext(), "void"));
+  Type voidPointer =
+      emitc::PointerType::get(emitc::OpaqueType::get(b.getContext(), "void"));
   SmallVector<Type> argTypes;
   for (BlockArgument arg : func.getArguments()) {
     FailureOr<Type> type = pointerType(arg);
@@ -236,15 +239,16 @@ LogicalResult FunctionConversion::run() {
   for (BlockArgument arg : func.getArguments()) {
     Value pointer = entry->getArgument(arg.getArgNumber());
     if (isState(arg))
-      pointer = b.create<emitc::CallOpaqueOp>(
-                     func.getLoc(), TypeRange{*pointerType(arg)}, "gptc::view",
-                     ValueRange{pointer},
-                     b.getArrayAttr({b.getIndexAttr(0), b.getI64IntegerAttr(0)}),
-                     b.getArrayAttr({emitc::OpaqueAttr::get(
-                         b.getContext(),
-                         cppElementType(
-                             cast<MemRefType>(arg.getType()).getElementType()))}))
-                    .getResult(0);
+      pointer =
+          b.create<emitc::CallOpaqueOp>(
+               func.getLoc(), TypeRange{*pointerType(arg)}, "gptc::view",
+               ValueRange{pointer},
+               b.getArrayAttr({b.getIndexAttr(0), b.getI64IntegerAttr(0)}),
+               b.getArrayAttr({emitc::OpaqueAttr::get(
+                   b.getContext(),
+                   cppElementType(
+                       cast<MemRefType>(arg.getType()).getElementType()))}))
+              .getResult(0);
     pointers.map(arg, pointer);
   }
 

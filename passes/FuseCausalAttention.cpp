@@ -45,8 +45,7 @@ struct FuseCausalAttentionPattern : OpRewritePattern<AttnApplyOp> {
     Location loc = rewriter.getFusedLoc(
         {scores.getLoc(), mask.getLoc(), softmax.getLoc(), apply.getLoc()});
     auto fused = rewriter.create<CausalAttentionOp>(
-        loc, scores.getQ(), scores.getK(), apply.getV(),
-        scores.getScaleAttr());
+        loc, scores.getQ(), scores.getK(), apply.getV(), scores.getScaleAttr());
     rewriter.replaceOp(apply, fused.getOut());
     ++numFused;
     return success();
@@ -60,8 +59,8 @@ struct FuseCausalAttention
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseCausalAttentionPattern>(&getContext(), numFused);
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -34,8 +34,8 @@ struct FuseLmHeadLossPattern : OpRewritePattern<CrossEntropyOp> {
       return rewriter.notifyMatchFailure(loss, "softcap input is not a lone "
                                                "linear");
     // The fused op keeps the three model-part names.
-    Location loc = rewriter.getFusedLoc(
-        {head.getLoc(), softcap.getLoc(), loss.getLoc()});
+    Location loc =
+        rewriter.getFusedLoc({head.getLoc(), softcap.getLoc(), loss.getLoc()});
     auto fused = rewriter.create<LmHeadLossOp>(
         loc, head.getX(), head.getWeight(), loss.getTargets(),
         softcap.getCapAttr(), loss.getIgnoreIndexAttr());
@@ -48,8 +48,8 @@ struct FuseLmHeadLoss : gptc::impl::FuseLmHeadLossBase<FuseLmHeadLoss> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseLmHeadLossPattern>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -1,4 +1,5 @@
-//===- KernelABI.h - attributes shared by the kernel-level passes -*- C++ -*-===//
+//===- KernelABI.h - attributes shared by the kernel-level passes -*- C++
+//-*-===//
 //
 // Names of the attributes through which gptc-lower-to-kernels,
 // gptc-plan-memory and gptc-convert-to-emitc describe a kernel-level

@@ -9,8 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Passes.h"
 #include "passes/KernelABI.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -75,10 +75,10 @@ private:
 
   func::FuncOp func;
   func::FuncOp lowered;
-  IRMapping buffers;            // tensor value → flat buffer
-  DenseMap<Value, Value> outputOf; // returned root value → output argument
-  SmallVector<Value> resultBuffers;  // per result: its output buffer (null:
-                                     // an argument updated in place)
+  IRMapping buffers;                // tensor value → flat buffer
+  DenseMap<Value, Value> outputOf;  // returned root value → output argument
+  SmallVector<Value> resultBuffers; // per result: its output buffer (null:
+                                    // an argument updated in place)
   SmallVector<Attribute> paramTable;
   int64_t paramBytes = 0;
 };
@@ -90,8 +90,8 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
   SmallVector<std::pair<BlockArgument, int64_t>> paramOffsets;
   llvm::StringMap<std::pair<int64_t, Type>> paramByName;
   for (BlockArgument arg : func.getArguments()) {
-    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                  kParamAttrName);
+    auto name =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kParamAttrName);
     if (!name)
       continue;
     auto tensor = dyn_cast<RankedTensorType>(arg.getType());
@@ -101,12 +101,13 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
     paramOffsets.push_back({arg, paramBytes});
     paramByName[name.getValue()] = {paramBytes, tensor};
     paramTable.push_back(DictionaryAttr::get(
-        ctx, {b.getNamedAttr("name", name),
-              b.getNamedAttr("shape", b.getDenseI64ArrayAttr(tensor.getShape())),
-              b.getNamedAttr("offset", b.getI64IntegerAttr(paramBytes))}));
-    paramBytes += alignTo(tensor.getNumElements() *
-                              tensor.getElementTypeBitWidth() / 8,
-                          kBufferAlignment);
+        ctx,
+        {b.getNamedAttr("name", name),
+         b.getNamedAttr("shape", b.getDenseI64ArrayAttr(tensor.getShape())),
+         b.getNamedAttr("offset", b.getI64IntegerAttr(paramBytes))}));
+    paramBytes +=
+        alignTo(tensor.getNumElements() * tensor.getElementTypeBitWidth() / 8,
+                kBufferAlignment);
   }
 
   SmallVector<Type> argTypes{MemRefType::get({paramBytes}, b.getI8Type())};
@@ -173,8 +174,9 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
   auto viewAt = [&](Value buffer, int64_t offset, Type type, StringRef name) {
     Location loc = NameLoc::get(b.getStringAttr(name));
     Value byteShift = b.create<arith::ConstantIndexOp>(loc, offset);
-    return b.create<memref::ViewOp>(loc, flatBufferType(type), buffer,
-                                    byteShift, ValueRange{})
+    return b
+        .create<memref::ViewOp>(loc, flatBufferType(type), buffer, byteShift,
+                                ValueRange{})
         .getResult();
   };
   for (auto [arg, offset] : paramOffsets)
@@ -190,9 +192,9 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
   for (Value returned : func.getBody().front().getTerminator()->getOperands())
     if (auto root = dyn_cast<BlockArgument>(bufferRoot(returned));
         root && root != returned)
-      lowered.setArgAttr(cast<BlockArgument>(buffers.lookup(root))
-                             .getArgNumber(),
-                         kInOutAttrName, b.getUnitAttr());
+      lowered.setArgAttr(
+          cast<BlockArgument>(buffers.lookup(root)).getArgNumber(),
+          kInOutAttrName, b.getUnitAttr());
   for (auto [i, resultType] : llvm::enumerate(type.getResults())) {
     if (resultArg[i]) {
       resultBuffers.push_back(entry->getArgument(*resultArg[i]));
@@ -204,9 +206,8 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
     }
     StringRef of =
         func.getResultAttrOfType<StringAttr>(i, kGradOfAttrName).getValue();
-    resultBuffers.push_back(viewAt(entry->getArguments().back(),
-                                   gradOffsets[i], resultType,
-                                   ("grad." + of).str()));
+    resultBuffers.push_back(viewAt(entry->getArguments().back(), gradOffsets[i],
+                                   resultType, ("grad." + of).str()));
   }
   return success();
 }
@@ -222,8 +223,9 @@ LogicalResult FunctionLowering::assignOutputs() {
       continue; // an argument updated in place
     if (isa<BlockArgument>(root))
       return ret.emitError("result ")
-             << i << " returns a function argument; only computed values can "
-                     "be results";
+             << i
+             << " returns a function argument; only computed values can "
+                "be results";
     if (!outputOf.try_emplace(root, resultBuffers[i]).second)
       return ret.emitError("result ") << i << " returns a value twice";
   }
@@ -241,9 +243,9 @@ LogicalResult FunctionLowering::lowerOp(OpBuilder &b, Operation *op) {
   }
   auto kernel = dyn_cast<KernelOpInterface>(op);
   if (!kernel)
-    return op->emitError("'")
-           << op->getName() << "' has no runtime kernel; run the passes that "
-                               "rewrite it first";
+    return op->emitError("'") << op->getName()
+                              << "' has no runtime kernel; run the passes that "
+                                 "rewrite it first";
 
   // An in-place op writes its tied operand's buffer, which nothing may read
   // afterwards: the old value is gone.
@@ -276,8 +278,8 @@ LogicalResult FunctionLowering::lowerOp(OpBuilder &b, Operation *op) {
       return op->emitError("results must be statically shaped tensors");
     Value buffer = outputOf.lookup(result);
     if (!buffer)
-      buffer = b.create<memref::AllocOp>(
-          op->getLoc(), flatBufferType(result.getType()));
+      buffer = b.create<memref::AllocOp>(op->getLoc(),
+                                         flatBufferType(result.getType()));
     buffers.map(result, buffer);
     outputs.push_back(buffer);
   }

@@ -28,8 +28,9 @@ static std::optional<unsigned> findNamed(func::FuncOp func, StringRef name,
                                          bool result) {
   unsigned count = result ? func.getNumResults() : func.getNumArguments();
   for (unsigned i = 0; i < count; ++i) {
-    auto attr = result ? func.getResultAttrOfType<StringAttr>(i, kIONameAttrName)
-                       : func.getArgAttrOfType<StringAttr>(i, kIONameAttrName);
+    auto attr = result
+                    ? func.getResultAttrOfType<StringAttr>(i, kIONameAttrName)
+                    : func.getArgAttrOfType<StringAttr>(i, kIONameAttrName);
     if (attr && attr.getValue() == name)
       return i;
   }
@@ -70,7 +71,8 @@ LogicalResult DecodeRewriter::run() {
   if (attentions.empty())
     return func.emitError("expects at least one causal attention");
 
-  auto tokens = cast<RankedTensorType>(func.getArgument(*tokensIndex).getType());
+  auto tokens =
+      cast<RankedTensorType>(func.getArgument(*tokensIndex).getType());
   int64_t R = tokens.getDimSize(0), T = tokens.getDimSize(1);
   int64_t L = attentions.size();
   ArrayRef<int64_t> k = cast<RankedTensorType>(attentions[0].getK().getType())
@@ -97,9 +99,9 @@ LogicalResult DecodeRewriter::run() {
   // RoPE at the rows' positions.
   for (RopeOp rope : llvm::make_early_inc_range(body.getOps<RopeOp>())) {
     b.setInsertionPoint(rope);
-    Value rotated = b.create<RopeAtOp>(rope.getLoc(), rope.getType(),
-                                       rope.getX(), lengths, rope.getBaseAttr(),
-                                       rope.getRoundBf16Attr());
+    Value rotated =
+        b.create<RopeAtOp>(rope.getLoc(), rope.getType(), rope.getX(), lengths,
+                           rope.getBaseAttr(), rope.getRoundBf16Attr());
     rope.replaceAllUsesWith(rotated);
     rope.erase();
   }
@@ -126,9 +128,9 @@ LogicalResult DecodeRewriter::run() {
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   Value logits = ret.getOperand(*logitsIndex);
   b.setInsertionPoint(ret);
-  Value advanced = b.create<KVAdvanceOp>(
-      NameLoc::get(b.getStringAttr("kv_cache.advance")), lengthsType, lengths,
-      b.getI64IntegerAttr(T));
+  Value advanced =
+      b.create<KVAdvanceOp>(NameLoc::get(b.getStringAttr("kv_cache.advance")),
+                            lengthsType, lengths, b.getI64IntegerAttr(T));
   b.create<func::ReturnOp>(ret.getLoc(),
                            ValueRange{logits, kCache, vCache, advanced});
   ret.erase();

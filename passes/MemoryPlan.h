@@ -15,16 +15,17 @@ namespace gptc {
 
 /// One intermediate buffer: where it lives and when.
 struct PlannedBuffer {
-  mlir::Value value;   // the memref.alloc result, or the arena view after planning
+  mlir::Value
+      value; // the memref.alloc result, or the arena view after planning
   int64_t bytes = 0;
-  int64_t offset = 0;  // byte offset in the arena
+  int64_t offset = 0;                // byte offset in the arena
   int64_t firstUse = 0, lastUse = 0; // op indices in the function body
 };
 
 struct MemoryPlan {
   std::vector<PlannedBuffer> buffers;
-  int64_t arenaBytes = 0;  // the arena size the offsets need
-  int64_t lowerBound = 0;  // the most bytes alive at any one op
+  int64_t arenaBytes = 0; // the arena size the offsets need
+  int64_t lowerBound = 0; // the most bytes alive at any one op
 };
 
 /// Computes lifetimes of `values` (buffers defined in `func`'s single block)

@@ -150,9 +150,9 @@ void gptc::printMemoryPlan(func::FuncOp func, raw_ostream &os) {
         }
     if (writer)
       where = describeLocation(writer->getLoc());
-    os << llvm::format("    %-13lld %-13lld %4lld-%-6lld ", (long long)buffer.bytes,
-                       (long long)buffer.offset, (long long)buffer.firstUse,
-                       (long long)buffer.lastUse)
+    os << llvm::format("    %-13lld %-13lld %4lld-%-6lld ",
+                       (long long)buffer.bytes, (long long)buffer.offset,
+                       (long long)buffer.firstUse, (long long)buffer.lastUse)
        << where << "\n";
   }
 }
@@ -192,20 +192,19 @@ struct PlanMemory : gptc::impl::PlanMemoryBase<PlanMemory> {
 
     OpBuilder b(func.getContext());
     unsigned arenaIndex = func.getNumArguments();
-    func.insertArgument(
-        arenaIndex, MemRefType::get({plan.arenaBytes}, b.getI8Type()),
-        b.getDictionaryAttr(
-            b.getNamedAttr(kBufferRoleAttrName, b.getStringAttr("arena"))),
-        func.getLoc());
+    func.insertArgument(arenaIndex,
+                        MemRefType::get({plan.arenaBytes}, b.getI8Type()),
+                        b.getDictionaryAttr(b.getNamedAttr(
+                            kBufferRoleAttrName, b.getStringAttr("arena"))),
+                        func.getLoc());
     Value arena = func.getArgument(arenaIndex);
     for (const PlannedBuffer &buffer : plan.buffers) {
       Operation *alloc = buffer.value.getDefiningOp();
       b.setInsertionPoint(alloc);
       Value shift =
           b.create<arith::ConstantIndexOp>(alloc->getLoc(), buffer.offset);
-      Value view = b.create<memref::ViewOp>(alloc->getLoc(),
-                                            buffer.value.getType(), arena,
-                                            shift, ValueRange{});
+      Value view = b.create<memref::ViewOp>(
+          alloc->getLoc(), buffer.value.getType(), arena, shift, ValueRange{});
       alloc->getResult(0).replaceAllUsesWith(view);
       alloc->erase();
     }

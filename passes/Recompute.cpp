@@ -140,9 +140,8 @@ int64_t Rematerializer::apply(const llvm::SetVector<Value> &values) {
   for (Value v : values)
     ops.insert(v.getDefiningOp());
   SmallVector<Operation *> sorted(ops.begin(), ops.end());
-  llvm::sort(sorted, [&](Operation *a, Operation *b) {
-    return order[a] < order[b];
-  });
+  llvm::sort(sorted,
+             [&](Operation *a, Operation *b) { return order[a] < order[b]; });
 
   // Where each clone goes: before its first backward user, or earlier if a
   // clone that reads it goes earlier (reverse order settles users first).
@@ -203,8 +202,7 @@ struct Recompute : gptc::impl::RecomputeBase<Recompute> {
   using RecomputeBase::RecomputeBase;
 
   /// Applies `policies` to `func` and records the choice.
-  static void applyPolicies(func::FuncOp func,
-                            ArrayRef<LayerPolicy> policies) {
+  static void applyPolicies(func::FuncOp func, ArrayRef<LayerPolicy> policies) {
     Rematerializer remat(func);
     int64_t flops = remat.apply(remat.choose(policies));
     OpBuilder b(func.getContext());
@@ -234,8 +232,8 @@ struct Recompute : gptc::impl::RecomputeBase<Recompute> {
   void runOnOperation() override {
     auto func = getOperation().lookupSymbol<func::FuncOp>(function);
     if (!func || func.isExternal()) {
-      getOperation().emitError("no function @") << function
-                                                << " to recompute in";
+      getOperation().emitError("no function @")
+          << function << " to recompute in";
       return signalPassFailure();
     }
     int64_t layers = countLayers(func);

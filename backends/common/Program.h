@@ -17,11 +17,11 @@ namespace gptc {
 
 /// One parameter, input or output of a generated function.
 struct BufferInfo {
-  const char *name;     // state_dict name of a parameter, or "tokens", ...
-  const char *dtype;    // "float" or "int32_t"
+  const char *name;  // state_dict name of a parameter, or "tokens", ...
+  const char *dtype; // "float" or "int32_t"
   int64_t rank;
   int64_t shape[8];
-  int64_t offset;       // byte offset in the parameter buffer (parameters)
+  int64_t offset; // byte offset in the parameter buffer (parameters)
 
   int64_t numel() const {
     int64_t n = 1;
@@ -32,10 +32,10 @@ struct BufferInfo {
 };
 
 struct ProgramInfo {
-  const char *entry;      // name of the generated function
-  const char *config;     // the model config as JSON
-  int64_t paramBytes;     // size of the packed parameter buffer
-  int64_t arenaBytes;     // size of the planned activation arena
+  const char *entry;  // name of the generated function
+  const char *config; // the model config as JSON
+  int64_t paramBytes; // size of the packed parameter buffer
+  int64_t arenaBytes; // size of the planned activation arena
   const BufferInfo *params;
   size_t numParams;
   const BufferInfo *inputs;

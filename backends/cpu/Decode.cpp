@@ -59,9 +59,9 @@ void kvAppend(const int32_t *lengths, const float *entries, float *cache,
   appendEntries(lengths, entries, cache, R, Cap, Hkv, D, T, layer);
 }
 
-void kvAppendBf16(const int32_t *lengths, const float *entries,
-                  uint16_t *cache, int64_t L, int64_t R, int64_t Cap,
-                  int64_t Hkv, int64_t D, int64_t T, int32_t layer) {
+void kvAppendBf16(const int32_t *lengths, const float *entries, uint16_t *cache,
+                  int64_t L, int64_t R, int64_t Cap, int64_t Hkv, int64_t D,
+                  int64_t T, int32_t layer) {
   appendEntries(lengths, entries, cache, R, Cap, Hkv, D, T, layer);
 }
 
@@ -148,7 +148,7 @@ void attendCached(const float *q,         // [R, T, H, D]
                   &partials[(item * splits + split) * G]);
     }
 
-  // Combine the splits of each query head by their log-sum-exp.
+    // Combine the splits of each query head by their log-sum-exp.
 #pragma omp parallel for if (parallel)
   for (int64_t item = 0; item < pairs; ++item) {
     const int64_t r = item / (Hkv * T), kv = item / T % Hkv, t = item % T;

@@ -41,9 +41,9 @@ void cachedAttention(const float *q, const float *kCache, const float *vCache,
 /// kvAppend and cachedAttention over a bfloat16 cache (the bits, as
 /// uint16_t): entries are rounded to nearest even when written, widened
 /// exactly when read; the arithmetic stays float32.
-void kvAppendBf16(const int32_t *lengths, const float *entries,
-                  uint16_t *cache, int64_t L, int64_t R, int64_t Cap,
-                  int64_t Hkv, int64_t D, int64_t T, int32_t layer);
+void kvAppendBf16(const int32_t *lengths, const float *entries, uint16_t *cache,
+                  int64_t L, int64_t R, int64_t Cap, int64_t Hkv, int64_t D,
+                  int64_t T, int32_t layer);
 void cachedAttentionBf16(const float *q, const uint16_t *kCache,
                          const uint16_t *vCache, const int32_t *lengths,
                          float *out, int64_t L, int64_t R, int64_t Cap,

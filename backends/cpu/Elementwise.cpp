@@ -10,10 +10,7 @@
 #include "backends/cpu/Kernels.h"
 
 namespace gptc::cpu {
-namespace {
-
-
-} // namespace
+namespace {} // namespace
 
 void fill(float *y, // [n]
           int64_t n, float value) {

@@ -18,7 +18,6 @@
 using namespace gptc;
 using namespace gptc::host;
 
-
 namespace {
 
 /// One row's KV cache and the buffers both programs run on.
@@ -30,8 +29,7 @@ struct Decoder {
   int64_t chunk, vocab;
 
   Decoder(char *params, char *arena)
-      : params(params), arena(arena),
-        kCache(step_program.inputs[1].numel()),
+      : params(params), arena(arena), kCache(step_program.inputs[1].numel()),
         vCache(step_program.inputs[1].numel()),
         chunk(prefill_program.inputs[0].shape[1]),
         vocab(step_program.outputs[0].shape[2]) {}
@@ -53,8 +51,8 @@ struct Decoder {
     }
     for (; next < tokens.size(); ++next) {
       int32_t token = tokens[next];
-      step(params, &token, kCache.data(), vCache.data(), &length,
-           logits.data(), arena);
+      step(params, &token, kCache.data(), vCache.data(), &length, logits.data(),
+           arena);
     }
     return logits;
   }
@@ -82,8 +80,8 @@ int main(int argc, char **argv) {
                                        "compiled with --rows 1"));
 
   AlignedBuffer params = allocateBuffer(step_program.paramBytes);
-  if (Status s = loadParameters(step_program, args->get("weights"),
-                                params.get());
+  if (Status s =
+          loadParameters(step_program, args->get("weights"), params.get());
       !s.ok())
     return fail(argv[0], s);
   Expected<SafetensorsFile> data = SafetensorsFile::open(args->get("data"));
@@ -97,15 +95,15 @@ int main(int argc, char **argv) {
   std::vector<int32_t> prompt(prompt64.begin(), prompt64.end());
   int64_t capacity = step_program.inputs[1].shape[2];
   if (int64_t(prompt.size() + expected.size()) > capacity)
-    return fail(argv[0], Status::error("the prompt and the decode need {} "
-                                       "slots, the cache holds {}",
-                                       prompt.size() + expected.size(),
-                                       capacity));
+    return fail(argv[0],
+                Status::error("the prompt and the decode need {} "
+                              "slots, the cache holds {}",
+                              prompt.size() + expected.size(), capacity));
 
   AlignedBuffer arena = allocateBuffer(
       std::max(prefill_program.arenaBytes, step_program.arenaBytes));
-  Decoder chunked(params.get(), arena.get()), stepwise(params.get(),
-                                                       arena.get());
+  Decoder chunked(params.get(), arena.get()),
+      stepwise(params.get(), arena.get());
   std::vector<float> logits = chunked.feed(prompt, /*usePrefill=*/true);
   std::vector<float> reference = stepwise.feed(prompt, /*usePrefill=*/false);
   float chunkedDiff = 0;

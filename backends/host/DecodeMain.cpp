@@ -165,9 +165,10 @@ Expected<Options> readOptions(const Args &args, const DecodeShape &shape) {
                          options.prompt.size(), shape.Cap);
 
   if (Status s = args.readInts({{"max-tokens", &options.maxTokens, 1},
-        {"top-k", &options.sampling.topK, 0},
-        {"seed", &options.seed, 0}, {"rows", &options.rows, 1},
-        {"threads", &options.threads, 1}});
+                                {"top-k", &options.sampling.topK, 0},
+                                {"seed", &options.seed, 0},
+                                {"rows", &options.rows, 1},
+                                {"threads", &options.threads, 1}});
       !s.ok())
     return s;
   if (options.rows > shape.R)

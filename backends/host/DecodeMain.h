@@ -24,13 +24,13 @@ namespace gptc::host {
 
 /// What the generated prefill and step programs were compiled for.
 struct DecodeShape {
-  int64_t V = 0;   // vocabulary
-  int64_t L = 0;   // layers
-  int64_t Hkv = 0; // key/value heads
-  int64_t D = 0;   // head dimension
-  int64_t Cap = 0; // KV-cache capacity: tokens per row
-  int64_t Tc = 0;  // tokens per prefill call
-  int64_t R = 0;   // rows per step call
+  int64_t V = 0;                 // vocabulary
+  int64_t L = 0;                 // layers
+  int64_t Hkv = 0;               // key/value heads
+  int64_t D = 0;                 // head dimension
+  int64_t Cap = 0;               // KV-cache capacity: tokens per row
+  int64_t Tc = 0;                // tokens per prefill call
+  int64_t R = 0;                 // rows per step call
   int64_t cacheElementBytes = 4; // 4: float, 2: bfloat16 ("uint16_t")
 
   /// Whether every token is a byte, so that tokens print as text.

@@ -16,7 +16,6 @@
 using namespace gptc;
 using namespace gptc::host;
 
-
 int main(int argc, char **argv) {
   const ProgramInfo &program = forward_program;
   Expected<Args> args = Args::parse(
@@ -30,8 +29,9 @@ int main(int argc, char **argv) {
       {{"weights", "safetensors file with every parameter"},
        {"data", "safetensors file with 'tokens' and 'targets'"},
        {"out", "write 'logits' and 'loss' to this safetensors file"},
-       {"repeat", "run the forward pass this many times and report the "
-                  "fastest (a benchmark)",
+       {"repeat",
+        "run the forward pass this many times and report the "
+        "fastest (a benchmark)",
         true, "1"}});
   if (!args.ok())
     return fail(argv[0], args.status());

@@ -1,4 +1,5 @@
-//===- GeneratedPrograms.h - what gptc generates, as host code sees it -*- C++ -*-===//
+//===- GeneratedPrograms.h - what gptc generates, as host code sees it -*- C++
+//-*-===//
 //
 // The functions and ProgramInfos a generated C++ file defines, per mode.
 // Each host main() includes this and uses the ones of its mode; argument

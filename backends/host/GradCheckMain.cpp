@@ -16,7 +16,6 @@
 using namespace gptc;
 using namespace gptc::host;
 
-
 int main(int argc, char **argv) {
   Expected<Args> args = Args::parse(
       argc, argv,
@@ -64,7 +63,7 @@ int main(int argc, char **argv) {
     tensors.push_back({std::string("grad.") + param.name, DType::F32,
                        shapeOf(param), view<float>(grads.get(), param.offset)});
   }
-  Status s = writeSafetensors(args->get("out"), tensors,
-                              {{"config", program.config}});
+  Status s =
+      writeSafetensors(args->get("out"), tensors, {{"config", program.config}});
   return s.ok() ? 0 : fail(argv[0], s);
 }

@@ -129,8 +129,8 @@ Status gptc::host::loadParameters(const ProgramInfo &program,
   for (size_t i = 0; i < program.numParams; ++i) {
     const BufferInfo &param = program.params[i];
     std::vector<int64_t> shape(param.shape, param.shape + param.rank);
-    Status status = file->readF32(param.name, shape,
-                                  view<float>(params, param.offset));
+    Status status =
+        file->readF32(param.name, shape, view<float>(params, param.offset));
     if (!status.ok())
       return Status::error("{} (the program was compiled for this model: {})",
                            status.message(), program.config);

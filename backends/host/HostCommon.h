@@ -1,4 +1,5 @@
-//===- HostCommon.h - pieces every generated program's main shares -*- C++ -*-===//
+//===- HostCommon.h - pieces every generated program's main shares -*- C++
+//-*-===//
 //
 // Command-line parsing, loading a checkpoint into the packed parameter
 // buffer, and aligned buffers: the host side of the programs gptc writes.
@@ -22,7 +23,7 @@ namespace gptc::host {
 
 /// One command-line flag a program accepts.
 struct Flag {
-  std::string name;    // without the leading "--"
+  std::string name; // without the leading "--"
   std::string help;
   bool takesValue = true;
   std::string defaultValue; // empty: none
@@ -105,9 +106,8 @@ Status loadBatch(const ProgramInfo &program, const std::string &path,
 
 /// The byte-level tokenization of `bytes` (each byte one token), every byte
 /// of which must be below `vocab`; errors name `source` and the offset.
-Expected<std::vector<int32_t>> byteTokens(const std::string &bytes,
-                                          const std::string &source,
-                                          int64_t vocab);
+Expected<std::vector<int32_t>>
+byteTokens(const std::string &bytes, const std::string &source, int64_t vocab);
 
 /// Prints "<program>: error: <message>" to stderr and returns 1.
 int fail(const char *program, const Status &status);

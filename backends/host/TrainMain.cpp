@@ -149,13 +149,14 @@ Expected<Options> readOptions(const Args &args, const Model &model) {
                          "resumed run continues from its checkpoint");
 
   if (Status s = args.readInts({{"steps", &options.steps, 1},
-        {"batch", &options.batch, 1}, {"seed", &options.seed, 0},
-        {"eval-every", &options.evalEvery, 1},
-        {"eval-batches", &options.evalBatches, 1},
-        {"log-every", &options.logEvery, 1},
-        {"save-every", &options.saveEvery, 1},
-        {"stop-after", &options.stopAfter, 1},
-        {"threads", &options.threads, 1}});
+                                {"batch", &options.batch, 1},
+                                {"seed", &options.seed, 0},
+                                {"eval-every", &options.evalEvery, 1},
+                                {"eval-batches", &options.evalBatches, 1},
+                                {"log-every", &options.logEvery, 1},
+                                {"save-every", &options.saveEvery, 1},
+                                {"stop-after", &options.stopAfter, 1},
+                                {"threads", &options.threads, 1}});
       !s.ok())
     return s;
   if (options.batch % model.B != 0)

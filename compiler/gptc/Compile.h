@@ -1,4 +1,5 @@
-//===- Compile.h - the steps of `gptc compile`, reused by `gptc verify` -*- C++ -*-===//
+//===- Compile.h - the steps of `gptc compile`, reused by `gptc verify` -*- C++
+//-*-===//
 
 #ifndef GPTC_COMPILER_GPTC_COMPILE_H
 #define GPTC_COMPILER_GPTC_COMPILE_H

@@ -100,13 +100,13 @@ static FailureOr<PolicyPlan> planPolicy(StringRef input, int64_t batch,
   if (failed(pm.run(*module)))
     return failure();
   step = module->lookupSymbol<func::FuncOp>("train_step");
-  plan.arenaBytes = step->getAttrOfType<IntegerAttr>(kArenaBytesAttrName).getInt();
+  plan.arenaBytes =
+      step->getAttrOfType<IntegerAttr>(kArenaBytesAttrName).getInt();
   // The training program runs both functions on one arena.
-  plan.programArena =
-      std::max(plan.arenaBytes,
-               module->lookupSymbol<func::FuncOp>("forward")
-                   ->getAttrOfType<IntegerAttr>(kArenaBytesAttrName)
-                   .getInt());
+  plan.programArena = std::max(
+      plan.arenaBytes, module->lookupSymbol<func::FuncOp>("forward")
+                           ->getAttrOfType<IntegerAttr>(kArenaBytesAttrName)
+                           .getInt());
   plan.lowerBound =
       step->getAttrOfType<IntegerAttr>(kArenaLowerBoundAttrName).getInt();
   return plan;
@@ -131,10 +131,9 @@ int gptc::runExplain() {
   int64_t optimizerBytes =
       4 * (2 * embeddingParams + (params - embeddingParams));
 
-  std::vector<PipelineOptions> policies = {
-      {options::target, "none", 0},
-      {options::target, "minimal", 0},
-      {options::target, "full", 0}};
+  std::vector<PipelineOptions> policies = {{options::target, "none", 0},
+                                           {options::target, "minimal", 0},
+                                           {options::target, "full", 0}};
   if (options::memoryBudget > 0)
     policies.push_back({options::target, "auto", options::memoryBudget});
   std::vector<PolicyPlan> plans;
@@ -178,13 +177,13 @@ int gptc::runExplain() {
          "   predicted peak (params+grads+optimizer+program arena)   layers\n";
   for (const PolicyPlan &plan : plans) {
     int64_t peak = 2 * paramBytes + optimizerBytes + plan.programArena;
-    out << llvm::format("  %-10s  %16s   %11s   %10.3g (+%4.1f%%)   %16s   ",
-                        plan.policy.c_str(), mib(plan.arenaBytes).c_str(),
-                        mib(plan.lowerBound).c_str(), double(plan.extraFlops),
-                        100.0 * plan.extraFlops /
-                            std::max<int64_t>(1, plan.stepFlops -
-                                                     plan.extraFlops),
-                        mib(peak).c_str())
+    out << llvm::format(
+               "  %-10s  %16s   %11s   %10.3g (+%4.1f%%)   %16s   ",
+               plan.policy.c_str(), mib(plan.arenaBytes).c_str(),
+               mib(plan.lowerBound).c_str(), double(plan.extraFlops),
+               100.0 * plan.extraFlops /
+                   std::max<int64_t>(1, plan.stepFlops - plan.extraFlops),
+               mib(peak).c_str())
         << plan.layers << "\n";
   }
   out << "\n  saved for the backward, bytes per token per layer (kernels.md "
@@ -193,8 +192,7 @@ int gptc::runExplain() {
     out << llvm::format("  %-10s  %8lld", plan.policy.c_str(),
                         (long long)(plan.savedBytes / (tokens * L)));
     if (formula.count(plan.policy))
-      out << llvm::format("   (formula %lld)",
-                          (long long)formula[plan.policy]);
+      out << llvm::format("   (formula %lld)", (long long)formula[plan.policy]);
     out << "\n";
   }
   return 0;

@@ -200,23 +200,23 @@ int gptc::runVerify(const char *argv0) {
         compileBundle(bundle, Mode::Train, GraphShape{B, T}, policies[2], "",
                       "", /*arenaOnly=*/true);
     if (!minimal || !full)
-      return verifyError(llvm::toString(minimal ? full.takeError()
-                                                : minimal.takeError()));
+      return verifyError(
+          llvm::toString(minimal ? full.takeError() : minimal.takeError()));
     policies.push_back({"cpu", "auto", (*minimal + *full) / 2});
   }
 
-  double logitsTol = options::logitsTolerance > 0
-                         ? double(options::logitsTolerance)
-                         : bundle.tolerance("vs_f64_reference_logits_abs", 1e-4);
+  double logitsTol =
+      options::logitsTolerance > 0
+          ? double(options::logitsTolerance)
+          : bundle.tolerance("vs_f64_reference_logits_abs", 1e-4);
   double lossTol = options::lossTolerance > 0
                        ? double(options::lossTolerance)
                        : bundle.tolerance("loss_f32_abs", 1e-5);
   double gradTol = bundle.tolerance("grads_f32_rel_to_max", 1e-4);
   std::vector<double> refLogits(refLogitsInfo->numel), refLoss(1);
-  for (const Status &s :
-       {reference->readF64("logits_f64", refLogitsInfo->shape,
-                           refLogits.data()),
-        reference->readF64("loss_f64", {}, refLoss.data())})
+  for (const Status &s : {reference->readF64("logits_f64", refLogitsInfo->shape,
+                                             refLogits.data()),
+                          reference->readF64("loss_f64", {}, refLoss.data())})
     if (!s.ok())
       return verifyError(s.message());
 
@@ -287,11 +287,11 @@ int gptc::runVerify(const char *argv0) {
       for (float g : first)
         scale = std::max(scale, double(std::fabs(g)));
       std::vector<double> firstWide(first.begin(), first.end());
-      worst = std::max(worst, maxAbsDiff(got, firstWide) /
-                                  (scale > 0 ? scale : 1.0));
+      worst = std::max(worst,
+                       maxAbsDiff(got, firstWide) / (scale > 0 ? scale : 1.0));
     }
-    report({"gradients, " + label + " vs " + policies.front().recompute,
-            worst, 1e-6});
+    report({"gradients, " + label + " vs " + policies.front().recompute, worst,
+            1e-6});
   }
   if (!hasGradients)
     llvm::outs() << "  (the bundle has no gradients to check)\n";
@@ -303,8 +303,7 @@ int gptc::runVerify(const char *argv0) {
     GraphShape shape{1, 0, /*rows=*/1,
                      /*prefillChunk=*/std::max<int64_t>(1, promptLen / 2)};
     std::string exe = (work + "/decodecheck").str();
-    PipelineOptions decodeOptions{"cpu", "minimal", 0,
-                                  bundle.sequenceLen()};
+    PipelineOptions decodeOptions{"cpu", "minimal", 0, bundle.sequenceLen()};
     if (llvm::Expected<int64_t> built =
             compileBundle(bundle, Mode::Decode, shape, decodeOptions, exe,
                           "decodecheck", /*arenaOnly=*/false);
@@ -313,7 +312,8 @@ int gptc::runVerify(const char *argv0) {
     Expected<SafetensorsFile> result = runProgram(bundle, exe);
     if (!result.ok())
       return verifyError(result.status().message());
-    const gptc::TensorInfo *refSteps = reference->find("decode.step_logits_f64");
+    const gptc::TensorInfo *refSteps =
+        reference->find("decode.step_logits_f64");
     std::vector<int64_t> refTokens, gotTokens, tokenShape;
     if (!refSteps)
       return verifyError(bundle.goldenPath() +
@@ -331,8 +331,8 @@ int gptc::runVerify(const char *argv0) {
         return verifyError(s.message());
     report({"decode step logits (KV cache)", maxAbsDiff(steps, refStepLogits),
             logitsTol});
-    report({"chunked prefill vs one token at a time",
-            double(chunkedDiff[0]), logitsTol});
+    report({"chunked prefill vs one token at a time", double(chunkedDiff[0]),
+            logitsTol});
     bool same = gotTokens == refTokens;
     llvm::outs() << "  greedy tokens: " << gotTokens.size() << " generated, "
                  << (same ? "equal to the reference  ok" : "DIFFERENT  FAIL")

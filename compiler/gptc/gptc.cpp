@@ -27,10 +27,12 @@ namespace cl = llvm::cl;
 
 namespace gptc::options {
 cl::OptionCategory category("gptc options");
-cl::opt<std::string> input(cl::Positional, cl::desc("<model.toml | model.mlir | bundle-dir>"),
+cl::opt<std::string> input(cl::Positional,
+                           cl::desc("<model.toml | model.mlir | bundle-dir>"),
                            cl::cat(category));
-cl::opt<std::string> output("o", cl::desc("Output file (default: stdout for "
-                                          "IR stages, <model> for exe)"),
+cl::opt<std::string> output("o",
+                            cl::desc("Output file (default: stdout for "
+                                     "IR stages, <model> for exe)"),
                             cl::value_desc("path"), cl::cat(category));
 cl::opt<std::string> emit(
     "emit",
@@ -42,17 +44,17 @@ cl::opt<std::string> mode("mode",
                           cl::desc("Program to build: forward, train or "
                                    "decode"),
                           cl::init("forward"), cl::cat(category));
-cl::opt<std::string> recompute(
-    "recompute",
-    cl::desc("train: none, minimal (default), full or auto (with "
-             "--memory-budget)"),
-    cl::init("minimal"), cl::cat(category));
+cl::opt<std::string>
+    recompute("recompute",
+              cl::desc("train: none, minimal (default), full or auto (with "
+                       "--memory-budget)"),
+              cl::init("minimal"), cl::cat(category));
 cl::opt<int64_t> memoryBudget(
     "memory-budget",
     cl::desc("train, --recompute=auto: the most arena bytes to plan"),
     cl::init(0), cl::cat(category));
-cl::opt<std::string> target("target", cl::desc("Backend: cpu"),
-                            cl::init("cpu"), cl::cat(category));
+cl::opt<std::string> target("target", cl::desc("Backend: cpu"), cl::init("cpu"),
+                            cl::cat(category));
 cl::opt<int64_t> batch("batch",
                        cl::desc("Batch size B of the compiled graph (default "
                                 "1; train: 4 sequences per micro-batch)"),
@@ -60,21 +62,21 @@ cl::opt<int64_t> batch("batch",
 cl::opt<int64_t> seqLen("seq",
                         cl::desc("Sequence length T (default: sequence_len)"),
                         cl::init(0), cl::cat(category));
-cl::opt<std::string> host(
-    "host",
-    cl::desc("The main() to link: the mode's own (default), gradcheck "
-             "(--mode=train: writes logits, loss and gradients) or "
-             "decodecheck (--mode=decode: writes greedy step logits)"),
-    cl::cat(category));
+cl::opt<std::string>
+    host("host",
+         cl::desc("The main() to link: the mode's own (default), gradcheck "
+                  "(--mode=train: writes logits, loss and gradients) or "
+                  "decodecheck (--mode=decode: writes greedy step logits)"),
+         cl::cat(category));
 cl::opt<std::string> precision(
     "precision",
     cl::desc("Matrix products: f32 (default) or bf16 (bf16 inputs, f32 "
              "master weights and sums)"),
     cl::init("f32"), cl::cat(category));
-cl::opt<std::string> kvDtype(
-    "kv-dtype",
-    cl::desc("decode: KV-cache element type, f32 (default) or bf16"),
-    cl::init("f32"), cl::cat(category));
+cl::opt<std::string>
+    kvDtype("kv-dtype",
+            cl::desc("decode: KV-cache element type, f32 (default) or bf16"),
+            cl::init("f32"), cl::cat(category));
 cl::opt<int64_t> rows("rows",
                       cl::desc("decode: rows R decoded at once (default 1)"),
                       cl::init(1), cl::cat(category));
@@ -149,9 +151,9 @@ static LogicalResult printModule(ModuleOp module, StringRef path) {
 
 /// The options for the pipeline, from the command line.
 static PipelineOptions pipelineOptions(int64_t kvCapacity) {
-  return PipelineOptions{options::target, options::recompute,
+  return PipelineOptions{options::target,       options::recompute,
                          options::memoryBudget, kvCapacity,
-                         options::precision, options::kvDtype};
+                         options::precision,    options::kvDtype};
 }
 
 static int runCompile() {
@@ -188,13 +190,12 @@ static int runCompile() {
   if (!stage)
     stage = emit == "memory-plan" ? Stage::Planned : Stage::EmitC;
 
-  int64_t batch = options::batch ? int64_t(options::batch)
-                                 : (*mode == Mode::Train ? 4 : 1);
+  int64_t batch =
+      options::batch ? int64_t(options::batch) : (*mode == Mode::Train ? 4 : 1);
   MLIRContext ctx;
-  OwningOpRef<ModuleOp> module =
-      loadModule(ctx, options::input, *mode,
-                 GraphShape{batch, options::seqLen, options::rows,
-                            options::prefillChunk});
+  OwningOpRef<ModuleOp> module = loadModule(
+      ctx, options::input, *mode,
+      GraphShape{batch, options::seqLen, options::rows, options::prefillChunk});
   if (!module)
     return 1;
   // The KV cache holds sequence_len tokens per row unless told otherwise.
@@ -232,14 +233,14 @@ static int runCompile() {
     llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
-  StringRef host = options::host.empty() ? modeName(*mode)
-                                          : StringRef(options::host);
+  StringRef host =
+      options::host.empty() ? modeName(*mode) : StringRef(options::host);
   bool hostFits = host == modeName(*mode) ||
                   (host == "gradcheck" && *mode == Mode::Train) ||
                   (host == "decodecheck" && *mode == Mode::Decode);
   if (!hostFits) {
-    llvm::errs() << "error: --host=" << host << " does not fit --mode="
-                 << modeName(*mode) << "\n";
+    llvm::errs() << "error: --host=" << host
+                 << " does not fit --mode=" << modeName(*mode) << "\n";
     return 1;
   }
   if (llvm::Error err = buildExecutable(cpp, exe, host, options::cxx)) {
@@ -265,8 +266,9 @@ int main(int argc, char **argv) {
       llvm::outs() << "\nRun 'gptc compile --help' for every option.\n";
       return command.empty() ? 1 : 0;
     }
-    llvm::errs() << "gptc: error: unknown command '" << command
-                 << "'; expected 'compile', 'verify' or 'explain' (see gptc --help)\n";
+    llvm::errs()
+        << "gptc: error: unknown command '" << command
+        << "'; expected 'compile', 'verify' or 'explain' (see gptc --help)\n";
     return 1;
   }
   // The command takes the place of the program name for option parsing.
@@ -275,7 +277,8 @@ int main(int argc, char **argv) {
   if (!cl::ParseCommandLineOptions(argc - 1, argv + 1, kOverview))
     return 1;
   if (options::input.empty()) {
-    llvm::errs() << "gptc " << command << ": error: missing input; see --help\n";
+    llvm::errs() << "gptc " << command
+                 << ": error: missing input; see --help\n";
     return 1;
   }
   if (command == "explain")

@@ -1,4 +1,5 @@
-//===- AttentionFixture.h - the problems the attention tests share -*- C++ -*-===//
+//===- AttentionFixture.h - the problems the attention tests share -*- C++
+//-*-===//
 //
 // One attention problem per test parameter (T, D, (H, Hkv)): B = 2,
 // scale = 1/sqrt(D) and random q, k, v seeded by the shape.
@@ -35,7 +36,7 @@ protected:
     seed = static_cast<uint32_t>(T * 1000 + D * 10 + H + Hkv);
     // Inputs in [-2, 2) make scores of a few units: peaked but not one-hot
     // softmax rows.
-    q = ref::randomFloats(B * T * H * D, seed, -2, 2);      // [B, T, H, D]
+    q = ref::randomFloats(B * T * H * D, seed, -2, 2);       // [B, T, H, D]
     k = ref::randomFloats(B * T * Hkv * D, seed + 1, -2, 2); // [B, T, Hkv, D]
     v = ref::randomFloats(B * T * Hkv * D, seed + 2);        // [B, T, Hkv, D]
   }

@@ -112,12 +112,11 @@ extern const ProgramInfo prefill_program = {
     kPrefillInputs,  std::size(kPrefillInputs),
     kPrefillOutputs, std::size(kPrefillOutputs)};
 
-extern const ProgramInfo step_program = {
-    "step",       kConfig,
-    kParamBytes,  /*arenaBytes=*/128,
-    kParams,      std::size(kParams),
-    kStepInputs,  std::size(kStepInputs),
-    kStepOutputs, std::size(kStepOutputs)};
+extern const ProgramInfo step_program = {"step",       kConfig,
+                                         kParamBytes,  /*arenaBytes=*/128,
+                                         kParams,      std::size(kParams),
+                                         kStepInputs,  std::size(kStepInputs),
+                                         kStepOutputs, std::size(kStepOutputs)};
 
 void prefill(char *params, int32_t *tokens, void *kCache, void *vCache,
              void *lengths, float *logits, char *arena) {
