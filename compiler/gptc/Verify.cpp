@@ -162,6 +162,12 @@ int gptc::runVerify(const char *argv0) {
     return 1;
   }
   bundle.golden = std::move(*golden);
+  // A model gptc cannot build is refused once, naming the field.
+  if (llvm::Expected<GPTConfig> config = loadModelConfig(bundle.dir);
+      !config) {
+    llvm::errs() << llvm::toString(config.takeError()) << "\n";
+    return 1;
+  }
 
   // The batch decides the compiled [B, T].
   Expected<SafetensorsFile> reference =
