@@ -166,9 +166,15 @@ StringRef LinearOp::getKernelName() {
   return getPrecision() == "bf16" ? "linearBf16" : "linear";
 }
 
+/// The kernel sizes of x [..., in] · w [out, in]ᵀ and of its gradient:
+/// rows, in, out.
+static SmallVector<int64_t> linearDims(Value x, Value weight) {
+  auto [rows, in] = rowsAndCols(tensorOf(x));
+  return {rows, in, tensorOf(weight).getDimSize(0)};
+}
+
 SmallVector<int64_t> LinearOp::getKernelDims() {
-  auto [rows, in] = rowsAndCols(tensorOf(getX()));
-  return {rows, in, tensorOf(getWeight()).getDimSize(0)};
+  return linearDims(getX(), getWeight());
 }
 
 //===----------------------------------------------------------------------===//
@@ -569,8 +575,7 @@ StringRef LinearGradOp::getKernelName() {
 }
 
 SmallVector<int64_t> LinearGradOp::getKernelDims() {
-  auto [rows, in] = rowsAndCols(tensorOf(getX()));
-  return {rows, in, tensorOf(getWeight()).getDimSize(0)};
+  return linearDims(getX(), getWeight());
 }
 
 //===----------------------------------------------------------------------===//
