@@ -1,0 +1,258 @@
+//===- Simt.cpp - fibers, rendezvous and tensor-core emulation ------------===//
+
+#include "backends/cuda/Simt.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <ucontext.h>
+#include <vector>
+
+namespace gptc::simt {
+namespace {
+
+enum class State { Running, AtBarrier, AtWarp, Done };
+
+struct Fiber {
+  ucontext_t context;
+  dim3 index;
+  State state = State::Running;
+  alignas(16) unsigned char exchange[kExchangeBytes];
+};
+
+/// Stack bytes per emulated thread: kernels keep their register tiles (an
+/// attention row block's accumulators) on it.
+constexpr size_t kStackBytes = 96 * 1024;
+
+/// What one OS thread needs to run blocks: fibers and stacks are reused from
+/// block to block and launch to launch.
+struct Worker {
+  std::vector<Fiber> fibers;
+  std::unique_ptr<char[]> stacks;
+  size_t stackCapacity = 0; // fibers the stacks can hold
+  std::vector<unsigned char> shared;
+  ucontext_t scheduler;
+  int current = -1;
+  int numThreads = 0;
+  const char *name = "";
+  dim3 block, blockDims, gridDims;
+  const std::function<void()> *body = nullptr;
+};
+
+thread_local Worker *running = nullptr;
+
+Fiber &self() { return running->fibers[running->current]; }
+
+void suspend(State state) {
+  Fiber &fiber = self();
+  fiber.state = state;
+  swapcontext(&fiber.context, &running->scheduler);
+}
+
+void fiberEntry() {
+  (*running->body)();
+  suspend(State::Done);
+}
+
+[[noreturn]] void fail(const Worker &w, const char *what) {
+  int counts[4] = {0, 0, 0, 0};
+  for (int i = 0; i < w.numThreads; ++i)
+    ++counts[static_cast<int>(w.fibers[i].state)];
+  std::fprintf(stderr,
+               "simt: kernel '%s' block (%u,%u,%u): %s (threads: %d running, "
+               "%d at __syncthreads, %d at a warp collective, %d exited)\n",
+               w.name, w.block.x, w.block.y, w.block.z, what, counts[0],
+               counts[1], counts[2], counts[3]);
+  std::abort();
+}
+
+/// Lets each warp whose live lanes all wait at a warp collective go on.
+bool releaseWarps(Worker &w) {
+  bool released = false;
+  for (int first = 0; first < w.numThreads; first += kWarpSize) {
+    int last = std::min(w.numThreads, first + kWarpSize);
+    int waiting = 0, exited = 0;
+    for (int i = first; i < last; ++i) {
+      waiting += w.fibers[i].state == State::AtWarp;
+      exited += w.fibers[i].state == State::Done;
+    }
+    if (waiting == 0 || waiting + exited < last - first)
+      continue;
+    if (exited > 0)
+      fail(w, "a warp collective (shuffle, mma, __syncwarp) was reached "
+              "while other lanes of the warp had exited");
+    for (int i = first; i < last; ++i)
+      w.fibers[i].state = State::Running;
+    released = true;
+  }
+  return released;
+}
+
+void runBlock(Worker &w) {
+  if (!w.shared.empty())
+    std::memset(w.shared.data(), 0xff, w.shared.size()); // NaN poison
+  for (int i = 0; i < w.numThreads; ++i) {
+    Fiber &fiber = w.fibers[i];
+    fiber.state = State::Running;
+    fiber.index = dim3(i % w.blockDims.x, (i / w.blockDims.x) % w.blockDims.y,
+                       i / (w.blockDims.x * w.blockDims.y));
+    getcontext(&fiber.context);
+    fiber.context.uc_stack.ss_sp = w.stacks.get() + size_t(i) * kStackBytes;
+    fiber.context.uc_stack.ss_size = kStackBytes;
+    fiber.context.uc_link = nullptr;
+    makecontext(&fiber.context, fiberEntry, 0);
+  }
+  for (;;) {
+    bool progressed = false;
+    for (int i = 0; i < w.numThreads; ++i) {
+      if (w.fibers[i].state != State::Running)
+        continue;
+      w.current = i;
+      swapcontext(&w.scheduler, &w.fibers[i].context);
+      progressed = true;
+    }
+    progressed |= releaseWarps(w);
+    int done = 0, atBarrier = 0;
+    for (int i = 0; i < w.numThreads; ++i) {
+      done += w.fibers[i].state == State::Done;
+      atBarrier += w.fibers[i].state == State::AtBarrier;
+    }
+    if (done == w.numThreads)
+      return;
+    if (atBarrier + done == w.numThreads) {
+      if (done > 0)
+        fail(w, "__syncthreads was reached while other threads of the block "
+                "had exited");
+      for (int i = 0; i < w.numThreads; ++i)
+        w.fibers[i].state = State::Running;
+      continue;
+    }
+    if (!progressed)
+      fail(w, "deadlock: threads wait at different barriers (a "
+              "__syncthreads or warp collective under divergent control "
+              "flow?)");
+  }
+}
+
+Worker &workerFor(int numThreads, size_t sharedBytes) {
+  thread_local Worker worker;
+  if (worker.stackCapacity < size_t(numThreads)) {
+    worker.stacks.reset(new char[size_t(numThreads) * kStackBytes]);
+    worker.stackCapacity = numThreads;
+  }
+  if (worker.fibers.size() < size_t(numThreads))
+    worker.fibers.resize(numThreads);
+  worker.shared.resize(sharedBytes);
+  worker.numThreads = numThreads;
+  return worker;
+}
+
+} // namespace
+
+void launch(const char *name, dim3 grid, dim3 block, size_t sharedBytes,
+            const std::function<void()> &body) {
+  const int numThreads = int(block.x * block.y * block.z);
+  if (numThreads <= 0 || numThreads > 1024 || grid.x == 0 || grid.y == 0 ||
+      grid.z == 0) {
+    std::fprintf(stderr,
+                 "simt: kernel '%s': invalid launch grid (%u,%u,%u) block "
+                 "(%u,%u,%u)\n",
+                 name, grid.x, grid.y, grid.z, block.x, block.y, block.z);
+    std::abort();
+  }
+  const int64_t numBlocks = int64_t(grid.x) * grid.y * grid.z;
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t linear = 0; linear < numBlocks; ++linear) {
+    Worker &w = workerFor(numThreads, sharedBytes);
+    w.name = name;
+    w.body = &body;
+    w.blockDims = block;
+    w.gridDims = grid;
+    w.block = dim3(unsigned(linear % grid.x),
+                   unsigned((linear / grid.x) % grid.y),
+                   unsigned(linear / (int64_t(grid.x) * grid.y)));
+    running = &w;
+    runBlock(w);
+    running = nullptr;
+  }
+}
+
+const dim3 &threadIndex() { return self().index; }
+const dim3 &blockIndex() { return running->block; }
+const dim3 &blockDimensions() { return running->blockDims; }
+const dim3 &gridDimensions() { return running->gridDims; }
+void *dynamicShared() { return running->shared.data(); }
+
+void syncBlock() { suspend(State::AtBarrier); }
+void syncWarp() { suspend(State::AtWarp); }
+
+int laneId() { return running->current % kWarpSize; }
+void *exchangeSlot() { return self().exchange; }
+const void *laneSlot(int lane) {
+  return running->fibers[running->current - laneId() + lane].exchange;
+}
+
+namespace {
+struct MmaOperands {
+  uint32_t a[4];
+  uint32_t b[2];
+};
+
+float bf16Half(uint32_t reg, int high) {
+  uint32_t bits = (high ? reg >> 16 : reg & 0xffffu) << 16;
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+/// A(row, k) of the warp's 16x16 A tile, read from the lane that holds it.
+float tileA(int row, int k) {
+  const auto *lane = static_cast<const MmaOperands *>(
+      laneSlot((row % 8) * 4 + (k % 8) / 2));
+  return bf16Half(lane->a[(row >= 8) + 2 * (k >= 8)], k % 2);
+}
+
+/// B(k, col) of the warp's 16x8 B tile.
+float tileB(int k, int col) {
+  const auto *lane =
+      static_cast<const MmaOperands *>(laneSlot(col * 4 + (k % 8) / 2));
+  return bf16Half(lane->b[k >= 8], k % 2);
+}
+} // namespace
+
+void mmaBf16(float d[4], const uint32_t a[4], const uint32_t b[2],
+             const float c[4]) {
+  auto *mine = static_cast<MmaOperands *>(exchangeSlot());
+  std::memcpy(mine->a, a, sizeof(mine->a));
+  std::memcpy(mine->b, b, sizeof(mine->b));
+  syncWarp();
+  const int group = laneId() / 4, inGroup = laneId() % 4;
+  float result[4];
+  for (int i = 0; i < 4; ++i) {
+    const int row = group + 8 * (i / 2), col = 2 * inGroup + i % 2;
+    float sum = c[i];
+    for (int k = 0; k < 16; ++k)
+      sum += tileA(row, k) * tileB(k, col);
+    result[i] = sum;
+  }
+  syncWarp(); // every lane has read the operands before slots are reused
+  std::memcpy(d, result, sizeof(result));
+}
+
+float atomicAddFloat(float *address, float value) {
+  float old;
+  __atomic_load(address, &old, __ATOMIC_RELAXED);
+  float updated;
+  do {
+    updated = old + value;
+  } while (!__atomic_compare_exchange(address, &old, &updated, true,
+                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+  return old;
+}
+
+int atomicAddInt(int *address, int value) {
+  return __atomic_fetch_add(address, value, __ATOMIC_RELAXED);
+}
+
+} // namespace gptc::simt
