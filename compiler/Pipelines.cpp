@@ -88,7 +88,8 @@ static void addCodegen(OpPassManager &pm, const PipelineOptions &options,
   if (last == Stage::Planned)
     return;
   // C++ through EmitC: kernel calls of the chosen backend.
-  pm.addPass(createConvertToEmitC(ConvertToEmitCOptions{options.target}));
+  pm.addPass(createConvertToEmitC(
+      ConvertToEmitCOptions{options.target, options.attention}));
 }
 
 void gptc::buildForwardPipeline(OpPassManager &pm,
@@ -170,6 +171,10 @@ struct PipelineCLOptions : PassPipelineOptions<PipelineCLOptions> {
   Option<int64_t> kvCapacity{*this, "kv-capacity",
                              llvm::cl::desc("Decoding: KV-cache slots per row"),
                              llvm::cl::init(0)};
+  Option<std::string> attention{
+      *this, "attention",
+      llvm::cl::desc("Fused attention: own, or cudnn with target=cuda"),
+      llvm::cl::init("own")};
 };
 } // namespace
 
@@ -178,16 +183,17 @@ void gptc::registerPipelines() {
       "gptc-forward-pipeline",
       "Forward pass: fuse attention, lower to kernels, plan memory, EmitC",
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
-        buildForwardPipeline(
-            pm, PipelineOptions{cl.target, "minimal", 0, 0, cl.precision});
+        buildForwardPipeline(pm, PipelineOptions{cl.target, "minimal", 0, 0,
+                                                 cl.precision, "f32",
+                                                 cl.attention});
       });
   PassPipelineRegistration<PipelineCLOptions>(
       "gptc-train-pipeline",
       "Training: the forward pipeline plus @train_step with gradients",
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
-        buildTrainPipeline(pm,
-                           PipelineOptions{cl.target, cl.recompute,
-                                           cl.memoryBudget, 0, cl.precision});
+        buildTrainPipeline(pm, PipelineOptions{cl.target, cl.recompute,
+                                               cl.memoryBudget, 0, cl.precision,
+                                               "f32", cl.attention});
       });
   PassPipelineRegistration<PipelineCLOptions>(
       "gptc-decode-pipeline",
@@ -195,6 +201,7 @@ void gptc::registerPipelines() {
       [](OpPassManager &pm, const PipelineCLOptions &cl) {
         buildDecodePipeline(pm, PipelineOptions{cl.target, cl.recompute,
                                                 cl.memoryBudget, cl.kvCapacity,
-                                                cl.precision, cl.kvDtype});
+                                                cl.precision, cl.kvDtype,
+                                                cl.attention});
       });
 }

@@ -45,6 +45,7 @@ struct PipelineOptions {
   int64_t kvCapacity = 0;            // decoding: KV-cache slots per row
   std::string precision = "f32";     // matrix products: f32 or bf16
   std::string kvDtype = "f32";       // decoding: KV-cache element type
+  std::string attention = "own";     // fused attention: own or cudnn (cuda)
 };
 
 /// Forward pass: tensor graph → fused graph → kernels → planned → EmitC.

@@ -27,12 +27,27 @@ namespace {
 struct TargetHooks {
   StringRef runtimeHeader;   // included by the generated file
   StringRef kernelNamespace; // prefix of every kernel call
+  StringRef attentionSuffix; // appended to the fused attention kernels
 };
 
-static FailureOr<TargetHooks> getTargetHooks(StringRef target) {
-  if (target == "cpu")
-    return TargetHooks{"backends/cpu/Runtime.h", "gptc::cpu"};
+static FailureOr<TargetHooks> getTargetHooks(StringRef target,
+                                             StringRef attention) {
+  if (target == "cpu" && attention == "own")
+    return TargetHooks{"backends/cpu/Runtime.h", "gptc::cpu", ""};
+  if (target == "cuda" && attention == "own")
+    return TargetHooks{"backends/cuda/Runtime.h", "gptc::cuda", ""};
+  if (target == "cuda" && attention == "cudnn")
+    return TargetHooks{"backends/cuda/Runtime.h", "gptc::cuda", "Cudnn"};
   return failure();
+}
+
+/// The function a kernel call names: cuDNN's attention has its own entry
+/// points with the same arguments.
+static std::string calleeName(const TargetHooks &hooks, StringRef kernel) {
+  std::string name = (hooks.kernelNamespace + "::" + kernel).str();
+  if (kernel == "causalAttention" || kernel == "causalAttentionBackward")
+    name += hooks.attentionSuffix;
+  return name;
 }
 
 /// A C++ string literal holding `text`.
@@ -143,10 +158,9 @@ LogicalResult FunctionConversion::convertOp(Operation *op) {
     for (int64_t dim : kernel.getDims())
       args.push_back(b.getI64IntegerAttr(dim));
     llvm::append_range(args, kernel.getScalars());
-    b.create<emitc::CallOpaqueOp>(
-        loc, TypeRange{},
-        (hooks.kernelNamespace + "::" + kernel.getCallee()).str(), operands,
-        b.getArrayAttr(args), ArrayAttr());
+    b.create<emitc::CallOpaqueOp>(loc, TypeRange{},
+                                  calleeName(hooks, kernel.getCallee()),
+                                  operands, b.getArrayAttr(args), ArrayAttr());
     return success();
   }
   return op->emitError("'") << op->getName()
@@ -268,9 +282,11 @@ struct ConvertToEmitC : gptc::impl::ConvertToEmitCBase<ConvertToEmitC> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    FailureOr<TargetHooks> hooks = getTargetHooks(target);
+    FailureOr<TargetHooks> hooks = getTargetHooks(target, attention);
     if (failed(hooks)) {
-      module.emitError("unknown target '") << target << "'; expected cpu";
+      module.emitError("unsupported target '")
+          << target << "' with attention '" << attention
+          << "'; expected cpu or cuda, with attention own (or cudnn on cuda)";
       return signalPassFailure();
     }
     OpBuilder b(module.getBodyRegion());

@@ -1,5 +1,6 @@
 import os
 import shutil
+import subprocess
 import lit.formats
 from lit.llvm import llvm_config
 
@@ -20,8 +21,13 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 if shutil.which("c++"):
     config.available_features.add("host-cxx")
-if shutil.which("nvcc") or os.path.exists("/usr/local/cuda/bin/nvcc"):
-    config.available_features.add("nvcc")
+# cuda-runtime: gptc was built with nvcc, so --target=cuda works.
+# cuda-device: a GPU that gptc's CUDA binaries can use is present.
+if config.gptc_have_cuda_runtime:
+    config.available_features.add("cuda-runtime")
+    info = os.path.join(config.gptc_obj_root, "bin", "gptc-cuda-info")
+    if subprocess.run([info], capture_output=True).returncode == 0:
+        config.available_features.add("cuda-device")
 config.substitutions.append(("%gptc_src_root", config.gptc_src_root))
 # Long prompts for the decode tests (lit has no loops).
 config.substitutions.append(("%{long60}", "x" * 60))

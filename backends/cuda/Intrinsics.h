@@ -48,8 +48,7 @@ __host__ __device__ __forceinline__ float bf16ToFloat(uint16_t bits) {
 
 /// Two floats as a bf16x2 register: `low` in bits 0..15 (the lower column
 /// or row of an mma fragment), `high` in bits 16..31.
-__host__ __device__ __forceinline__ uint32_t packBf16x2(float low,
-                                                        float high) {
+__host__ __device__ __forceinline__ uint32_t packBf16x2(float low, float high) {
 #ifdef __CUDA_ARCH__
   uint32_t packed;
   asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(packed) : "f"(high), "f"(low));

@@ -28,8 +28,8 @@ cudaStream_t stream();
 void checkCuda(cudaError_t error, const char *what);
 
 template <typename... Params, typename... Args>
-void launch(const char *name, void (*kernel)(Params...), dim3 grid,
-            dim3 block, size_t sharedBytes, Args... args) {
+void launch(const char *name, void (*kernel)(Params...), dim3 grid, dim3 block,
+            size_t sharedBytes, Args... args) {
   if (sharedBytes > kDefaultSharedBytes)
     checkCuda(cudaFuncSetAttribute(kernel,
                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -40,12 +40,12 @@ void launch(const char *name, void (*kernel)(Params...), dim3 grid,
 }
 #else
 /// Runs (or, during capture, records) `body` over the grid on the emulator.
-void emulatorLaunch(const char *name, dim3 grid, dim3 block,
-                    size_t sharedBytes, std::function<void()> body);
+void emulatorLaunch(const char *name, dim3 grid, dim3 block, size_t sharedBytes,
+                    std::function<void()> body);
 
 template <typename... Params, typename... Args>
-void launch(const char *name, void (*kernel)(Params...), dim3 grid,
-            dim3 block, size_t sharedBytes, Args... args) {
+void launch(const char *name, void (*kernel)(Params...), dim3 grid, dim3 block,
+            size_t sharedBytes, Args... args) {
   emulatorLaunch(name, grid, block, sharedBytes,
                  [=] { kernel(Params(args)...); });
 }

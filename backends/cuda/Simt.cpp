@@ -6,8 +6,40 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <ucontext.h>
 #include <vector>
+
+#if !defined(__x86_64__)
+#error "the SIMT emulator's fiber switch is written for x86-64"
+#endif
+
+// Switches fibers: pushes the callee-saved registers of the System V x86-64
+// ABI on the running stack, stores its stack pointer in *from, loads `to`
+// and pops the registers saved there. Nothing else (signal masks, as
+// swapcontext would, with two system calls) needs saving between fibers
+// of one OS thread.
+extern "C" void gptcSimtSwitch(void **from, void *to);
+asm(R"(
+  .text
+  .globl gptcSimtSwitch
+  .type gptcSimtSwitch, @function
+gptcSimtSwitch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size gptcSimtSwitch, .-gptcSimtSwitch
+)");
 
 namespace gptc::simt {
 namespace {
@@ -15,7 +47,7 @@ namespace {
 enum class State { Running, AtBarrier, AtWarp, Done };
 
 struct Fiber {
-  ucontext_t context;
+  void *stackPointer; // saved by gptcSimtSwitch while suspended
   dim3 index;
   State state = State::Running;
   alignas(16) unsigned char exchange[kExchangeBytes];
@@ -32,7 +64,7 @@ struct Worker {
   std::unique_ptr<char[]> stacks;
   size_t stackCapacity = 0; // fibers the stacks can hold
   std::vector<unsigned char> shared;
-  ucontext_t scheduler;
+  void *scheduler; // the OS thread's stack pointer while a fiber runs
   int current = -1;
   int numThreads = 0;
   const char *name = "";
@@ -47,12 +79,27 @@ Fiber &self() { return running->fibers[running->current]; }
 void suspend(State state) {
   Fiber &fiber = self();
   fiber.state = state;
-  swapcontext(&fiber.context, &running->scheduler);
+  gptcSimtSwitch(&fiber.stackPointer, running->scheduler);
 }
 
-void fiberEntry() {
+/// Where a fiber starts: gptcSimtSwitch "returns" into it.
+[[noreturn]] void fiberEntry() {
   (*running->body)();
   suspend(State::Done);
+  __builtin_unreachable(); // a finished fiber is never resumed
+}
+
+/// A fresh stack whose first switch-in starts fiberEntry: six zero
+/// registers, then fiberEntry as the return address, placed so that the
+/// stack is aligned as after a call.
+void *initialStack(char *base, size_t bytes) {
+  auto top = reinterpret_cast<uintptr_t>(base + bytes) & ~uintptr_t(15);
+  auto *slots = reinterpret_cast<void **>(top) - 8;
+  for (int i = 0; i < 6; ++i)
+    slots[i] = nullptr;
+  slots[6] = reinterpret_cast<void *>(&fiberEntry);
+  slots[7] = nullptr;
+  return slots;
 }
 
 [[noreturn]] void fail(const Worker &w, const char *what) {
@@ -97,11 +144,8 @@ void runBlock(Worker &w) {
     fiber.state = State::Running;
     fiber.index = dim3(i % w.blockDims.x, (i / w.blockDims.x) % w.blockDims.y,
                        i / (w.blockDims.x * w.blockDims.y));
-    getcontext(&fiber.context);
-    fiber.context.uc_stack.ss_sp = w.stacks.get() + size_t(i) * kStackBytes;
-    fiber.context.uc_stack.ss_size = kStackBytes;
-    fiber.context.uc_link = nullptr;
-    makecontext(&fiber.context, fiberEntry, 0);
+    fiber.stackPointer =
+        initialStack(w.stacks.get() + size_t(i) * kStackBytes, kStackBytes);
   }
   for (;;) {
     bool progressed = false;
@@ -109,7 +153,7 @@ void runBlock(Worker &w) {
       if (w.fibers[i].state != State::Running)
         continue;
       w.current = i;
-      swapcontext(&w.scheduler, &w.fibers[i].context);
+      gptcSimtSwitch(&w.scheduler, w.fibers[i].stackPointer);
       progressed = true;
     }
     progressed |= releaseWarps(w);
@@ -169,9 +213,9 @@ void launch(const char *name, dim3 grid, dim3 block, size_t sharedBytes,
     w.body = &body;
     w.blockDims = block;
     w.gridDims = grid;
-    w.block = dim3(unsigned(linear % grid.x),
-                   unsigned((linear / grid.x) % grid.y),
-                   unsigned(linear / (int64_t(grid.x) * grid.y)));
+    w.block =
+        dim3(unsigned(linear % grid.x), unsigned((linear / grid.x) % grid.y),
+             unsigned(linear / (int64_t(grid.x) * grid.y)));
     running = &w;
     runBlock(w);
     running = nullptr;
@@ -208,8 +252,8 @@ float bf16Half(uint32_t reg, int high) {
 
 /// A(row, k) of the warp's 16x16 A tile, read from the lane that holds it.
 float tileA(int row, int k) {
-  const auto *lane = static_cast<const MmaOperands *>(
-      laneSlot((row % 8) * 4 + (k % 8) / 2));
+  const auto *lane =
+      static_cast<const MmaOperands *>(laneSlot((row % 8) * 4 + (k % 8) / 2));
   return bf16Half(lane->a[(row >= 8) + 2 * (k >= 8)], k % 2);
 }
 

@@ -133,7 +133,8 @@ inline void __syncthreads() { ::gptc::simt::syncBlock(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { ::gptc::simt::syncWarp(); }
 
 template <typename T> inline T __shfl_xor_sync(unsigned, T value, int mask) {
-  return ::gptc::simt::exchange(value, [mask](int lane) { return lane ^ mask; });
+  return ::gptc::simt::exchange(value,
+                                [mask](int lane) { return lane ^ mask; });
 }
 template <typename T> inline T __shfl_down_sync(unsigned, T value, int delta) {
   return ::gptc::simt::exchange(value,

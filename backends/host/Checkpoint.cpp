@@ -78,7 +78,8 @@ Status gptc::host::saveCheckpoint(const std::string &path,
                                   const Optimizer &optimizer,
                                   const CheckpointState &state) {
   std::vector<TensorRef> tensors = parameterTensors(program, params);
-  for (TensorRef &tensor : optimizer.stateTensors())
+  std::vector<float> optimizerState = optimizer.downloadState();
+  for (TensorRef &tensor : optimizer.stateTensors(optimizerState))
     tensors.push_back(std::move(tensor));
   std::map<std::string, std::string> metadata = state.flags;
   metadata[kFormatKey] = kCheckpointFormat;

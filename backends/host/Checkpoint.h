@@ -42,12 +42,13 @@ struct CheckpointState {
 /// can be written into it.
 Status prepareOutputFolder(const std::string &dir);
 
-/// Writes the checkpoint at `path`.
+/// Writes the checkpoint at `path`: the parameters `params` (host memory)
+/// and the optimizer's state.
 Status saveCheckpoint(const std::string &path, const ProgramInfo &program,
                       const char *params, const Optimizer &optimizer,
                       const CheckpointState &state);
 
-/// Writes the parameters and the config to `path`.
+/// Writes the parameters `params` (host memory) and the config to `path`.
 Status saveModel(const std::string &path, const ProgramInfo &program,
                  const char *params);
 
@@ -57,8 +58,8 @@ Status saveModel(const std::string &path, const ProgramInfo &program,
 Expected<CheckpointState> readCheckpointState(const std::string &path,
                                               const ProgramInfo &program);
 
-/// Loads the parameters into `params` and the optimizer state into
-/// `optimizer` from the checkpoint at `path`.
+/// Loads the parameters into `params` (host memory) and the optimizer state
+/// into `optimizer` from the checkpoint at `path`.
 Status loadCheckpoint(const std::string &path, const ProgramInfo &program,
                       char *params, Optimizer &optimizer);
 

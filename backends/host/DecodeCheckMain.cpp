@@ -20,40 +20,63 @@ using namespace gptc::host;
 
 namespace {
 
-/// One row's KV cache and the buffers both programs run on.
+/// One row's KV cache and the buffers both programs run on, in device
+/// memory; `step` runs as a StepGraph, as in the decode program.
 struct Decoder {
   char *params;
   char *arena;
-  std::vector<float> kCache, vCache; // [L, 1, Cap, Hkv, D]
-  int32_t length = 0;
   int64_t chunk, vocab;
+  DeviceBuffer kCache, vCache; // [L, 1, Cap, Hkv, D]
+  DeviceBuffer length;         // [1], advanced by the programs
+  DeviceBuffer chunkTokens;    // [1, Tc]
+  DeviceBuffer chunkLogits;    // [1, Tc, V]
+  DeviceBuffer stepTokens;     // [1, 1]
+  DeviceBuffer stepLogits;     // [1, 1, V]
+  StepGraph stepGraph;
 
   Decoder(char *params, char *arena)
-      : params(params), arena(arena), kCache(step_program.inputs[1].numel()),
-        vCache(step_program.inputs[1].numel()),
-        chunk(prefill_program.inputs[0].shape[1]),
-        vocab(step_program.outputs[0].shape[2]) {}
+      : params(params), arena(arena), chunk(prefill_program.inputs[0].shape[1]),
+        vocab(step_program.outputs[0].shape[2]) {
+    const size_t cacheBytes =
+        sizeof(float) * size_t(step_program.inputs[1].numel());
+    const size_t chunkBytes = sizeof(int32_t) * size_t(chunk);
+    const size_t logitsBytes = sizeof(float) * size_t(vocab);
+    kCache = allocateDevice(cacheBytes, "the KV cache");
+    vCache = allocateDevice(cacheBytes, "the KV cache");
+    length = allocateDevice(sizeof(int32_t), "the length");
+    chunkTokens = allocateDevice(chunkBytes, "the prefill tokens");
+    chunkLogits =
+        allocateDevice(size_t(chunk) * logitsBytes, "the prefill logits");
+    stepTokens = allocateDevice(sizeof(int32_t), "the step token");
+    stepLogits = allocateDevice(logitsBytes, "the step logits");
+  }
 
   /// Feeds `tokens` (whole prefill chunks first when `usePrefill`, the rest
   /// one at a time) and returns the logits [V] of the last one.
   std::vector<float> feed(const std::vector<int32_t> &tokens, bool usePrefill) {
-    std::vector<float> logits(vocab);
+    const size_t logitsBytes = sizeof(float) * size_t(vocab);
+    const char *last = nullptr; // the last token's logits [V] on the device
     size_t next = 0;
     if (usePrefill) {
-      std::vector<float> chunkLogits(chunk * vocab); // [1, Tc, V]
       for (; next + chunk <= tokens.size(); next += chunk) {
-        std::vector<int32_t> piece(tokens.begin() + next,
-                                   tokens.begin() + next + chunk);
-        prefill(params, piece.data(), kCache.data(), vCache.data(), &length,
-                chunkLogits.data(), arena);
-        std::copy(chunkLogits.end() - vocab, chunkLogits.end(), logits.begin());
+        copyToDevice(chunkTokens.get(), tokens.data() + next,
+                     sizeof(int32_t) * size_t(chunk));
+        prefill(params, chunkTokens.as<int32_t>(), kCache.get(), vCache.get(),
+                length.get(), chunkLogits.as<float>(), arena);
+        last = chunkLogits.get() + size_t(chunk - 1) * logitsBytes;
       }
     }
     for (; next < tokens.size(); ++next) {
-      int32_t token = tokens[next];
-      step(params, &token, kCache.data(), vCache.data(), &length, logits.data(),
-           arena);
+      copyToDevice(stepTokens.get(), &tokens[next], sizeof(int32_t));
+      stepGraph.run([&] {
+        step(params, stepTokens.as<int32_t>(), kCache.get(), vCache.get(),
+             length.get(), stepLogits.as<float>(), arena);
+      });
+      last = stepLogits.get();
     }
+    std::vector<float> logits(vocab); // [V]
+    if (last)
+      copyToHost(logits.data(), last, logitsBytes);
     return logits;
   }
 };
@@ -73,17 +96,19 @@ int main(int argc, char **argv) {
        {"out", "where to write the results"}});
   if (!args.ok())
     return fail(argv[0], args.status());
+  // After the arguments: --help needs no device.
+  if (Status s = initDevice(); !s.ok())
+    return fail(argv[0], s);
   if (Status s = args->require({"weights", "data", "out"}); !s.ok())
     return fail(argv[0], s);
   if (step_program.inputs[0].shape[0] != 1)
     return fail(argv[0], Status::error("the decode check needs a program "
                                        "compiled with --rows 1"));
 
-  AlignedBuffer params = allocateBuffer(step_program.paramBytes);
-  if (Status s =
-          loadParameters(step_program, args->get("weights"), params.get());
-      !s.ok())
-    return fail(argv[0], s);
+  Expected<DeviceBuffer> params =
+      loadParametersToDevice(step_program, args->get("weights"));
+  if (!params.ok())
+    return fail(argv[0], params.status());
   Expected<SafetensorsFile> data = SafetensorsFile::open(args->get("data"));
   if (!data.ok())
     return fail(argv[0], data.status());
@@ -100,10 +125,11 @@ int main(int argc, char **argv) {
                               "slots, the cache holds {}",
                               prompt.size() + expected.size(), capacity));
 
-  AlignedBuffer arena = allocateBuffer(
-      std::max(prefill_program.arenaBytes, step_program.arenaBytes));
-  Decoder chunked(params.get(), arena.get()),
-      stepwise(params.get(), arena.get());
+  DeviceBuffer arena = allocateDevice(
+      size_t(std::max(prefill_program.arenaBytes, step_program.arenaBytes)),
+      "the arena");
+  Decoder chunked(params->get(), arena.get()),
+      stepwise(params->get(), arena.get());
   std::vector<float> logits = chunked.feed(prompt, /*usePrefill=*/true);
   std::vector<float> reference = stepwise.feed(prompt, /*usePrefill=*/false);
   float chunkedDiff = 0;

@@ -78,7 +78,7 @@ Status checkShapes(const ProgramInfo &program,
 
 /// Copies cache slots [begin, end) of row `srcRow` of `src`
 /// ([L, srcRows, Cap, Hkv, D]) into row `dstRow` of `dst`
-/// ([L, dstRows, Cap, Hkv, D]), in every layer.
+/// ([L, dstRows, Cap, Hkv, D]), in every layer (device memory).
 void copySlots(const DecodeShape &shape, const char *src, int64_t srcRows,
                int64_t srcRow, char *dst, int64_t dstRows, int64_t dstRow,
                int64_t begin, int64_t end) {
@@ -86,7 +86,7 @@ void copySlots(const DecodeShape &shape, const char *src, int64_t srcRows,
   for (int64_t l = 0; l < shape.L; ++l) {
     int64_t from = ((l * srcRows + srcRow) * shape.Cap + begin) * slotBytes;
     int64_t to = ((l * dstRows + dstRow) * shape.Cap + begin) * slotBytes;
-    std::memcpy(dst + to, src + from, size_t((end - begin) * slotBytes));
+    copyOnDevice(dst + to, src + from, size_t((end - begin) * slotBytes));
   }
 }
 
@@ -492,22 +492,27 @@ std::string gptc::host::formatToken(int32_t token, bool byteLevel) {
   return fmt::format("\\x{:02x}", token);
 }
 
-Decoder::Decoder(const DecodeShape &shape, int64_t rows, AlignedBuffer params)
+Decoder::Decoder(const DecodeShape &shape, int64_t rows, DeviceBuffer params)
     : shape(shape), rows(rows), params(std::move(params)) {
-  const int64_t rowBytes =
-      shape.L * shape.Cap * shape.Hkv * shape.D * shape.cacheElementBytes;
-  arena = allocateBuffer(
-      std::max(prefill_program.arenaBytes, step_program.arenaBytes));
-  prefillKeys = allocateBuffer(rowBytes);
-  prefillValues = allocateBuffer(rowBytes);
-  stepKeys = allocateBuffer(shape.R * rowBytes);
-  stepValues = allocateBuffer(shape.R * rowBytes);
-  prefillTokens.resize(shape.Tc);
-  prefillLength.resize(1);
-  prefillLogits.resize(shape.Tc * shape.V);
-  stepTokens.resize(shape.R);
-  lengths.resize(shape.R);
-  stepLogits.resize(shape.R * shape.V);
+  const size_t rowBytes = size_t(shape.L * shape.Cap * shape.Hkv * shape.D *
+                                 shape.cacheElementBytes);
+  const size_t R = size_t(shape.R), Tc = size_t(shape.Tc), V = size_t(shape.V);
+  arena = allocateDevice(
+      size_t(std::max(prefill_program.arenaBytes, step_program.arenaBytes)),
+      "the arena");
+  prefillKeys = allocateDevice(rowBytes, "the one-row KV cache");
+  prefillValues = allocateDevice(rowBytes, "the one-row KV cache");
+  stepKeys = allocateDevice(R * rowBytes, "the KV cache");
+  stepValues = allocateDevice(R * rowBytes, "the KV cache");
+  prefillTokens = allocateDevice(sizeof(int32_t) * Tc, "the prefill tokens");
+  prefillLength = allocateDevice(sizeof(int32_t), "the prefill length");
+  prefillLogits = allocateDevice(sizeof(float) * Tc * V, "the prefill logits");
+  stepTokens = allocateDevice(sizeof(int32_t) * R, "the step tokens");
+  stepLengths = allocateDevice(sizeof(int32_t) * R, "the step lengths");
+  stepLogits = allocateDevice(sizeof(float) * R * V, "the step logits");
+  tokensIn.resize(R);
+  lengths.resize(R);
+  lastLogits.resize(size_t(rows) * V);
 }
 
 Status Decoder::checkRoom(int64_t count) const {
@@ -539,6 +544,7 @@ Status Decoder::feed(const std::vector<std::vector<int32_t>> &tokens) {
   for (int64_t i = chunks * shape.Tc; i < n; ++i)
     stepToken(tokens, i);
   shared = shared && same;
+  downloadLogits();
   return Status::success();
 }
 
@@ -546,27 +552,29 @@ void Decoder::prefillChunks(const std::vector<int32_t> &tokens,
                             int64_t chunks) {
   // The one-row cache holds a prefix of the rows' common sequence (what it
   // held at the last fork): bring it up to date from row 0.
-  const int64_t start = lengths[0];
+  const int32_t start = lengths[0];
   copySlots(shape, stepKeys.get(), shape.R, 0, prefillKeys.get(), 1, 0,
-            prefillLength[0], start);
+            prefilled, start);
   copySlots(shape, stepValues.get(), shape.R, 0, prefillValues.get(), 1, 0,
-            prefillLength[0], start);
-  prefillLength[0] = int32_t(start);
+            prefilled, start);
+  copyToDevice(prefillLength.get(), &start, sizeof(int32_t));
   for (int64_t c = 0; c < chunks; ++c) {
-    std::copy(tokens.begin() + c * shape.Tc,
-              tokens.begin() + (c + 1) * shape.Tc, prefillTokens.begin());
-    prefill(params.get(), prefillTokens.data(), prefillKeys.get(),
-            prefillValues.get(), prefillLength.data(), prefillLogits.data(),
+    copyToDevice(prefillTokens.get(), tokens.data() + c * shape.Tc,
+                 sizeof(int32_t) * size_t(shape.Tc));
+    prefill(params.get(), prefillTokens.as<int32_t>(), prefillKeys.get(),
+            prefillValues.get(), prefillLength.get(), prefillLogits.as<float>(),
             arena.get());
   }
+  // prefill advanced the length on the device by Tc per chunk.
+  prefilled = int32_t(start + chunks * shape.Tc);
   // Fork: the new slots into every row.
-  const int64_t end = prefillLength[0];
+  const int32_t end = prefilled;
   for (int64_t r = 0; r < rows; ++r) {
     copySlots(shape, prefillKeys.get(), 1, 0, stepKeys.get(), shape.R, r, start,
               end);
     copySlots(shape, prefillValues.get(), 1, 0, stepValues.get(), shape.R, r,
               start, end);
-    lengths[r] = int32_t(end);
+    lengths[r] = end;
   }
   logitsFromPrefill = true;
 }
@@ -575,19 +583,48 @@ void Decoder::stepToken(const std::vector<std::vector<int32_t>> &tokens,
                         int64_t index) {
   for (int64_t r = 0; r < shape.R; ++r) {
     bool inUse = r < rows;
-    stepTokens[r] = inUse ? tokens[r][index] : 0;
+    tokensIn[r] = inUse ? tokens[r][index] : 0;
     if (!inUse)
       lengths[r] = 0; // an idle row rewrites its slot 0
   }
-  step(params.get(), stepTokens.data(), stepKeys.get(), stepValues.get(),
-       lengths.data(), stepLogits.data(), arena.get());
+  copyToDevice(stepTokens.get(), tokensIn.data(),
+               sizeof(int32_t) * tokensIn.size());
+  copyToDevice(stepLengths.get(), lengths.data(),
+               sizeof(int32_t) * lengths.size());
+  stepGraph.run([&] {
+    step(params.get(), stepTokens.as<int32_t>(), stepKeys.get(),
+         stepValues.get(), stepLengths.get(), stepLogits.as<float>(),
+         arena.get());
+  });
+  // step advanced every row's length on the device.
+  for (int32_t &length : lengths)
+    ++length;
   logitsFromPrefill = false;
 }
 
-const float *Decoder::logits(int64_t row) const {
+void Decoder::downloadLogits() {
+  const size_t rowBytes = sizeof(float) * size_t(shape.V);
   if (logitsFromPrefill)
-    return prefillLogits.data() + (shape.Tc - 1) * shape.V;
-  return stepLogits.data() + row * shape.V;
+    copyToHost(lastLogits.data(),
+               prefillLogits.get() + (shape.Tc - 1) * rowBytes, rowBytes);
+  else
+    copyToHost(lastLogits.data(), stepLogits.get(), size_t(rows) * rowBytes);
+}
+
+const float *Decoder::logits(int64_t row) const {
+  return lastLogits.data() + (logitsFromPrefill ? 0 : row * shape.V);
+}
+
+std::vector<float> Decoder::keys() const {
+  std::vector<float> keys(stepKeys.size() / sizeof(float));
+  copyToHost(keys.data(), stepKeys.get(), stepKeys.size());
+  return keys;
+}
+
+std::vector<float> Decoder::values() const {
+  std::vector<float> values(stepValues.size() / sizeof(float));
+  copyToHost(values.data(), stepValues.get(), stepValues.size());
+  return values;
 }
 
 int64_t Decoder::bytesInUse() const {
@@ -615,19 +652,21 @@ Status gptc::host::runDecode(int argc, char **argv, std::FILE *input) {
   Expected<Args> args = Args::parse(argc, argv, usage, makeFlags(*shape));
   if (!args.ok())
     return args.status();
+  // After the arguments: --help needs no device.
+  if (Status status = initDevice(); !status.ok())
+    return status;
   Expected<Options> options = readOptions(*args, *shape);
   if (!options.ok())
     return options.status();
   if (options->threads > 0)
     omp_set_num_threads(int(options->threads));
 
-  AlignedBuffer params = allocateBuffer(prefill_program.paramBytes);
-  if (Status status =
-          loadParameters(prefill_program, options->weights, params.get());
-      !status.ok())
-    return status;
+  Expected<DeviceBuffer> params =
+      loadParametersToDevice(prefill_program, options->weights);
+  if (!params.ok())
+    return params.status();
   Session session(*shape, *options,
-                  Decoder(*shape, options->rows, std::move(params)));
+                  Decoder(*shape, options->rows, std::move(*params)));
   return session.run(input);
 }
 

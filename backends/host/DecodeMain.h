@@ -51,13 +51,15 @@ Expected<std::vector<int32_t>> parseTokenList(const std::string &text,
 /// as "\x07"; otherwise the id and a space.
 std::string formatToken(int32_t token, bool byteLevel);
 
-/// The two generated programs and the KV caches they fill. Rows [0, rows)
-/// of the step cache are in use; compiled rows beyond them idle (they run,
-/// shapes being static, from length 0 every call).
+/// The two generated programs and the KV caches they fill, in device
+/// memory. Rows [0, rows) of the step cache are in use; compiled rows beyond
+/// them idle (they run, shapes being static, from length 0 every call). The
+/// host keeps the lengths (advancing them as the programs do) and a copy of
+/// the logits that feed() ends with; `step` runs as a StepGraph.
 class Decoder {
 public:
   /// `params` holds the loaded weights; 1 <= rows <= shape.R.
-  Decoder(const DecodeShape &shape, int64_t rows, AlignedBuffer params);
+  Decoder(const DecodeShape &shape, int64_t rows, DeviceBuffer params);
 
   /// Appends tokens[r] (n >= 1 tokens, the same n for every row) to row r's
   /// sequence for every row in use and computes the logits of each row's
@@ -77,9 +79,10 @@ public:
   int64_t length(int64_t row) const { return lengths[row]; }
   int64_t numRows() const { return rows; }
 
-  /// The step cache's keys and values, each [L, R, Cap, Hkv, D].
-  const float *keys() const { return view<float>(stepKeys.get(), 0); }
-  const float *values() const { return view<float>(stepValues.get(), 0); }
+  /// Host copies of the step cache's keys and values, each
+  /// [L, R, Cap, Hkv, D].
+  std::vector<float> keys() const;
+  std::vector<float> values() const;
 
   /// KV-cache bytes holding the tokens of the rows in use.
   int64_t bytesInUse() const;
@@ -94,6 +97,9 @@ private:
   /// Runs `step` on token `index` of every row's tokens.
   void stepToken(const std::vector<std::vector<int32_t>> &tokens,
                  int64_t index);
+  /// Copies the logits of the last call, those logits() returns, to the
+  /// host.
+  void downloadLogits();
 
   DecodeShape shape;
   int64_t rows;
@@ -102,26 +108,34 @@ private:
   /// Whether the last call was `prefill`, whose last logits row all rows
   /// share.
   bool logitsFromPrefill = false;
-  AlignedBuffer params;               // paramBytes: the packed parameters
-  AlignedBuffer arena;                // the larger of the programs' arenas
-  AlignedBuffer prefillKeys;          // [L, 1, Cap, Hkv, D]
-  AlignedBuffer prefillValues;        // [L, 1, Cap, Hkv, D]
-  AlignedBuffer stepKeys;             // [L, R, Cap, Hkv, D]
-  AlignedBuffer stepValues;           // [L, R, Cap, Hkv, D]
-  std::vector<int32_t> prefillTokens; // [1, Tc]
-  std::vector<int32_t> prefillLength; // [1]
-  std::vector<float> prefillLogits;   // [1, Tc, V]
-  std::vector<int32_t> stepTokens;    // [R, 1]
-  std::vector<int32_t> lengths;       // [R]
-  std::vector<float> stepLogits;      // [R, 1, V]
+  // Device memory.
+  DeviceBuffer params;        // paramBytes: the packed parameters
+  DeviceBuffer arena;         // the larger of the programs' arenas
+  DeviceBuffer prefillKeys;   // [L, 1, Cap, Hkv, D]
+  DeviceBuffer prefillValues; // [L, 1, Cap, Hkv, D]
+  DeviceBuffer stepKeys;      // [L, R, Cap, Hkv, D]
+  DeviceBuffer stepValues;    // [L, R, Cap, Hkv, D]
+  DeviceBuffer prefillTokens; // [1, Tc]
+  DeviceBuffer prefillLength; // [1]
+  DeviceBuffer prefillLogits; // [1, Tc, V]
+  DeviceBuffer stepTokens;    // [R, 1]
+  DeviceBuffer stepLengths;   // [R]
+  DeviceBuffer stepLogits;    // [R, 1, V]
+  StepGraph stepGraph;
+  // Host memory.
+  int32_t prefilled = 0;         // tokens in the one-row cache
+  std::vector<int32_t> tokensIn; // [R]: the next step's tokens
+  std::vector<int32_t> lengths;  // [R]: tokens in each row's cache
+  std::vector<float> lastLogits; // [rows, V] after step, [1, V] after prefill
 };
 
 /// Generates as the command line asks, reading --interactive lines from
 /// `input`; a failure's message is one line.
 Status runDecode(int argc, char **argv, std::FILE *input);
 
-/// main() of the decode program: runDecode on stdin, printing a failure as
-/// "<program>: error: <message>" and returning 1.
+/// main() of the decode program: initDevice, then runDecode on stdin,
+/// printing a failure of either as "<program>: error: <message>" and
+/// returning 1.
 int decodeMain(int argc, char **argv);
 
 } // namespace gptc::host

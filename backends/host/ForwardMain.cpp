@@ -35,13 +35,16 @@ int main(int argc, char **argv) {
         true, "1"}});
   if (!args.ok())
     return fail(argv[0], args.status());
+  // After the arguments: --help needs no device.
+  if (Status s = initDevice(); !s.ok())
+    return fail(argv[0], s);
   if (Status s = args->require({"weights", "data"}); !s.ok())
     return fail(argv[0], s);
 
-  AlignedBuffer params = allocateBuffer(program.paramBytes);
-  if (Status s = loadParameters(program, args->get("weights"), params.get());
-      !s.ok())
-    return fail(argv[0], s);
+  Expected<DeviceBuffer> params =
+      loadParametersToDevice(program, args->get("weights"));
+  if (!params.ok())
+    return fail(argv[0], params.status());
 
   // inputs: tokens [B, T], targets [B, T]; outputs: logits [B, T, V], loss.
   const BufferInfo &logitsInfo = program.outputs[0];
@@ -50,17 +53,27 @@ int main(int argc, char **argv) {
       !s.ok())
     return fail(argv[0], s);
 
-  std::vector<float> logits(logitsInfo.numel()); // [B, T, V]
-  float loss = 0.0f;
   Expected<int64_t> repeat = args->getInt("repeat", 1, 1000000);
   if (!repeat.ok())
     return fail(argv[0], repeat.status());
-  AlignedBuffer arena = allocateBuffer(program.arenaBytes);
+  const size_t batchBytes = sizeof(int32_t) * tokens.size();
+  const size_t logitsBytes = sizeof(float) * size_t(logitsInfo.numel());
+  DeviceBuffer deviceTokens =
+      uploadToDevice(tokens.data(), batchBytes, "the tokens");
+  DeviceBuffer deviceTargets =
+      uploadToDevice(targets.data(), batchBytes, "the targets");
+  DeviceBuffer deviceLogits = allocateDevice(logitsBytes, "the logits");
+  DeviceBuffer deviceLoss = allocateDevice(sizeof(float), "the loss");
+  DeviceBuffer arena = allocateDevice(size_t(program.arenaBytes), "the arena");
+  float loss = 0.0f;
   double fastest = 0;
   for (int64_t run = 0; run < *repeat; ++run) {
     Stopwatch stopwatch;
-    forward(params.get(), tokens.data(), targets.data(), logits.data(), &loss,
-            arena.get());
+    forward(params->get(), deviceTokens.as<int32_t>(),
+            deviceTargets.as<int32_t>(), deviceLogits.as<float>(),
+            deviceLoss.as<float>(), arena.get());
+    // Reading the loss waits for the device to finish.
+    copyToHost(&loss, deviceLoss.get(), sizeof(float));
     double seconds = stopwatch.seconds();
     fastest = run == 0 ? seconds : std::min(fastest, seconds);
   }
@@ -68,6 +81,8 @@ int main(int argc, char **argv) {
               tokens.size(), fastest * 1e3, tokens.size() / fastest);
 
   if (args->has("out")) {
+    std::vector<float> logits(logitsInfo.numel()); // [B, T, V]
+    copyToHost(logits.data(), deviceLogits.get(), logitsBytes);
     Status s = writeSafetensors(
         args->get("out"),
         {{"logits", DType::F32, shapeOf(logitsInfo), logits.data()},

@@ -29,35 +29,57 @@ int main(int argc, char **argv) {
        {"out", "where to write the results"}});
   if (!args.ok())
     return fail(argv[0], args.status());
+  // After the arguments: --help needs no device.
+  if (Status s = initDevice(); !s.ok())
+    return fail(argv[0], s);
   if (Status s = args->require({"weights", "data", "out"}); !s.ok())
     return fail(argv[0], s);
 
   const ProgramInfo &program = train_step_program;
-  AlignedBuffer params = allocateBuffer(program.paramBytes);
-  if (Status s = loadParameters(program, args->get("weights"), params.get());
-      !s.ok())
-    return fail(argv[0], s);
+  Expected<DeviceBuffer> params =
+      loadParametersToDevice(program, args->get("weights"));
+  if (!params.ok())
+    return fail(argv[0], params.status());
   std::vector<int32_t> tokens, targets;
   if (Status s = loadBatch(program, args->get("data"), tokens, targets);
       !s.ok())
     return fail(argv[0], s);
 
   const BufferInfo &logitsInfo = forward_program.outputs[0];
+  const size_t batchBytes = sizeof(int32_t) * tokens.size();
+  const size_t logitsBytes = sizeof(float) * size_t(logitsInfo.numel());
+  DeviceBuffer deviceTokens =
+      uploadToDevice(tokens.data(), batchBytes, "the tokens");
+  DeviceBuffer deviceTargets =
+      uploadToDevice(targets.data(), batchBytes, "the targets");
+  DeviceBuffer deviceLogits = allocateDevice(logitsBytes, "the logits");
+  // [2]: forward's loss, then train_step's.
+  DeviceBuffer deviceLosses = allocateDevice(2 * sizeof(float), "the losses");
+  DeviceBuffer arena =
+      allocateDevice(size_t(std::max(forward_program.arenaBytes,
+                                     train_step_program.arenaBytes)),
+                     "the arena");
+  DeviceBuffer deviceGrads =
+      allocateDevice(size_t(program.paramBytes), "the gradients");
+  forward(params->get(), deviceTokens.as<int32_t>(),
+          deviceTargets.as<int32_t>(), deviceLogits.as<float>(),
+          deviceLosses.as<float>(), arena.get());
+  train_step(params->get(), deviceTokens.as<int32_t>(),
+             deviceTargets.as<int32_t>(), deviceLosses.as<float>() + 1,
+             deviceGrads.get(), arena.get());
+
   std::vector<float> logits(logitsInfo.numel()); // [B, T, V]
-  float loss = 0.0f, stepLoss = 0.0f;
-  AlignedBuffer arena = allocateBuffer(
-      std::max(forward_program.arenaBytes, train_step_program.arenaBytes));
+  float losses[2];                               // forward's, train_step's
   AlignedBuffer grads = allocateBuffer(program.paramBytes);
-  forward(params.get(), tokens.data(), targets.data(), logits.data(), &loss,
-          arena.get());
-  train_step(params.get(), tokens.data(), targets.data(), &stepLoss,
-             grads.get(), arena.get());
+  copyToHost(logits.data(), deviceLogits.get(), logitsBytes);
+  copyToHost(losses, deviceLosses.get(), sizeof(losses));
+  copyToHost(grads.get(), deviceGrads.get(), size_t(program.paramBytes));
 
   std::vector<std::string> names;
   std::vector<TensorRef> tensors = {
       {"logits", DType::F32, shapeOf(logitsInfo), logits.data()},
-      {"loss", DType::F32, {}, &loss},
-      {"step_loss", DType::F32, {}, &stepLoss}};
+      {"loss", DType::F32, {}, &losses[0]},
+      {"step_loss", DType::F32, {}, &losses[1]}};
   for (size_t i = 0; i < program.numParams; ++i) {
     const BufferInfo &param = program.params[i];
     tensors.push_back({std::string("grad.") + param.name, DType::F32,

@@ -138,6 +138,16 @@ Status gptc::host::loadParameters(const ProgramInfo &program,
   return Status::success();
 }
 
+Expected<DeviceBuffer>
+gptc::host::loadParametersToDevice(const ProgramInfo &program,
+                                   const std::string &path) {
+  AlignedBuffer params = allocateBuffer(program.paramBytes);
+  if (Status status = loadParameters(program, path, params.get()); !status.ok())
+    return status;
+  return uploadToDevice(params.get(), size_t(program.paramBytes),
+                        "the parameters");
+}
+
 Expected<int64_t> gptc::host::configInt(const ProgramInfo &program,
                                         const std::string &key) {
   Expected<Json> config = parseJson(program.config, "the program's config");

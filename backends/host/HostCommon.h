@@ -2,7 +2,8 @@
 //-*-===//
 //
 // Command-line parsing, loading a checkpoint into the packed parameter
-// buffer, and aligned buffers: the host side of the programs gptc writes.
+// buffer, and aligned host buffers: the host side of the programs gptc
+// writes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +12,7 @@
 
 #include "backends/common/Program.h"
 #include "backends/common/Status.h"
+#include "backends/host/Device.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -63,7 +65,7 @@ private:
   std::map<std::string, std::string> defaults;
 };
 
-/// Memory aligned for vector loads, freed on destruction.
+/// Host memory aligned for vector loads, freed on destruction.
 struct FreeDeleter {
   void operator()(void *p) const { std::free(p); }
 };
@@ -88,9 +90,14 @@ private:
 };
 
 /// Loads every parameter of `program` from the safetensors file at `path`
-/// into the packed parameter buffer `params` (F32, BF16 or F64 on disk).
+/// into the packed parameter buffer `params` (F32, BF16 or F64 on disk), in
+/// host memory.
 Status loadParameters(const ProgramInfo &program, const std::string &path,
                       char *params);
+
+/// loadParameters into a new packed parameter buffer in device memory.
+Expected<DeviceBuffer> loadParametersToDevice(const ProgramInfo &program,
+                                              const std::string &path);
 
 /// The integer `key` of the program's model config (e.g. "vocab_size").
 Expected<int64_t> configInt(const ProgramInfo &program, const std::string &key);

@@ -9,7 +9,8 @@
 // With OptimizerKind::AdamW those matrices use AdamW too, at lr 3e-3 s.
 // Every learning rate is multiplied by --lr-scale and by the schedule's
 // multiplier. Parameters and gradients are views of the packed buffers the
-// generated code uses (byte offsets from ProgramInfo).
+// generated code uses (byte offsets from ProgramInfo), in device memory; so
+// is the optimizer state. The math itself is the device's (Device.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +20,7 @@
 #include "backends/common/Program.h"
 #include "backends/common/Safetensors.h"
 #include "backends/common/Status.h"
+#include "backends/host/Device.h"
 
 #include <optional>
 #include <string>
@@ -52,38 +54,25 @@ std::optional<OptimizerKind> parseOptimizerKind(std::string_view name);
 /// (numSteps - step) / (0.2 numSteps).
 double lrMultiplier(int64_t step, int64_t numSteps);
 
-/// Sum of squares of x[0..n) in double, the same for any thread count.
-double sumOfSquares(const float *x, int64_t n);
+/// The scalars of AdamW step t (counting from 1, for bias correction) at
+/// learning rate lr.
+AdamWStep adamwStep(double lr, int64_t t);
 
-/// sum += grads for every parameter (both in the parameter buffer's layout).
+/// The scalars of a Muon step at learning rate lr on a [rows, cols] matrix.
+MuonStep muonStep(double lr, int64_t rows, int64_t cols);
+
+/// sum += grads for every parameter (both in the parameter buffer's layout,
+/// in device memory).
 void addGradients(const ProgramInfo &program, char *sum, const char *grads);
 
 /// grads *= factor for every parameter.
 void scaleGradients(const ProgramInfo &program, char *grads, float factor);
 
 /// Scales every parameter's gradient in `grads` (the parameter buffer's
-/// layout) by maxNorm / (norm + 1e-6) when their global L2 norm exceeds
-/// `maxNorm`, as torch.nn.utils.clip_grad_norm_ does; returns the norm
-/// before clipping (NaN when a gradient is NaN).
+/// layout, in device memory) by maxNorm / (norm + 1e-6) when their global
+/// L2 norm exceeds `maxNorm`, as torch.nn.utils.clip_grad_norm_ does;
+/// returns the norm before clipping (NaN when a gradient is NaN).
 double clipGradNorm(const ProgramInfo &program, char *grads, double maxNorm);
-
-/// One AdamW step on n elements; t is the step number counting this one
-/// (from 1), for bias correction.
-void adamwUpdate(float *param, const float *grad, float *m, float *v, int64_t n,
-                 double lr, int64_t t);
-
-/// out = NS5(g / (||g||_F + 1e-7)), g and out [rows, cols]: the quintic
-/// Newton-Schulz iteration X <- aX + (bA + cA^2)X, A = XX^T, run 5 times on
-/// the wide orientation (transposed when rows > cols), which pushes every
-/// singular value towards 1. `scratch` is reused between calls.
-void newtonSchulz5(const float *g, float *out, int64_t rows, int64_t cols,
-                   std::vector<float> &scratch);
-
-/// One Muon step on a [rows, cols] matrix: momentum = lerp(momentum, g,
-/// 1 - mu); g = lerp(g, momentum, mu) (Nesterov); param -= lr *
-/// max(1, rows / cols)^0.5 * NS5(g).
-void muonUpdate(float *param, const float *grad, float *momentum, int64_t rows,
-                int64_t cols, double lr, std::vector<float> &scratch);
 
 /// The optimizer state of every parameter of a program.
 class Optimizer {
@@ -94,14 +83,17 @@ public:
                                     OptimizerKind kind, int64_t modelDim,
                                     double lrScale);
 
-  /// Updates `params` with `grads` (both in the parameter buffer's layout);
-  /// `stepsBefore` optimizer steps have been taken.
+  /// Updates `params` with `grads` (both in the parameter buffer's layout,
+  /// in device memory); `stepsBefore` optimizer steps have been taken.
   void step(char *params, const char *grads, double lrMultiplier,
             int64_t stepsBefore);
 
+  /// A host copy of the state, which lives in device memory.
+  std::vector<float> downloadState() const;
   /// The state as tensors named optim.m.<param>, optim.v.<param> (AdamW)
-  /// and optim.momentum.<param> (Muon), viewing this optimizer's memory.
-  std::vector<TensorRef> stateTensors() const;
+  /// and optim.momentum.<param> (Muon), viewing `values`, a copy made by
+  /// downloadState().
+  std::vector<TensorRef> stateTensors(const std::vector<float> &values) const;
   /// Reads the state stateTensors() names from a checkpoint.
   Status loadState(const SafetensorsFile &file);
 
@@ -111,8 +103,8 @@ public:
 private:
   /// One tensor of optimizer state, shaped like its parameter.
   struct State {
-    std::string name;          // optim.<what>.<param>
-    std::vector<float> values; // [numel]
+    std::string name; // optim.<what>.<param>
+    int64_t offset;   // in elements, into `stateMemory`
   };
   /// One parameter and its state: AdamW's moments m and v, or Muon's
   /// momentum.
@@ -123,9 +115,16 @@ private:
     std::vector<State> state;
   };
 
+  /// The device memory of `tensor`.
+  float *stateOf(const State &tensor) const {
+    return stateMemory.as<float>() + tensor.offset;
+  }
+
   OptimizerKind kind = OptimizerKind::Muon;
   std::vector<Slot> slots;
-  std::vector<float> scratch; // Newton-Schulz workspace
+  int64_t stateElements = 0;
+  DeviceBuffer stateMemory; // [stateElements]: every State, one after another
+  DeviceBuffer scratch;     // Muon's workspace
 };
 
 } // namespace gptc::host

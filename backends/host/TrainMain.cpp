@@ -188,24 +188,37 @@ Expected<Options> readOptions(const Args &args, const Model &model) {
   return options;
 }
 
-/// The training loop and everything it owns.
+/// The training loop and everything it owns. The generated programs run on
+/// device memory; the host keeps the batch it samples, the losses it reads
+/// back and, for task data, the logits it scores.
 class Trainer {
 public:
   Trainer(const Model &model, const Options &options, Dataset data,
-          Optimizer optimizer, AlignedBuffer params, Rng rng,
-          MetricsLog metrics, std::map<std::string, std::string> runFlags)
+          Optimizer optimizer, DeviceBuffer params, Rng rng, MetricsLog metrics,
+          std::map<std::string, std::string> runFlags)
       : model(model), options(options), data(std::move(data)),
         optimizer(std::move(optimizer)), params(std::move(params)), rng(rng),
         metrics(std::move(metrics)), runFlags(std::move(runFlags)) {
     const ProgramInfo &program = train_step_program;
-    grads = allocateBuffer(program.paramBytes);
+    const size_t paramBytes = size_t(program.paramBytes);
+    const size_t batchBytes = sizeof(int32_t) * size_t(model.B * model.T);
+    const size_t logitsBytes =
+        sizeof(float) * size_t(model.B * model.T * model.V);
+    grads = allocateDevice(paramBytes, "the gradients");
     if (options.batch > model.B)
-      microGrads = allocateBuffer(program.paramBytes);
-    arena = allocateBuffer(
-        std::max(program.arenaBytes, forward_program.arenaBytes));
+      microGrads = allocateDevice(paramBytes, "the micro-batch gradients");
+    arena = allocateDevice(
+        size_t(std::max(program.arenaBytes, forward_program.arenaBytes)),
+        "the arena");
+    deviceTokens = allocateDevice(batchBytes, "the tokens");
+    deviceTargets = allocateDevice(batchBytes, "the targets");
+    deviceLogits = allocateDevice(logitsBytes, "the logits");
+    losses.resize(std::max(options.batch / model.B, options.evalBatches));
+    deviceLosses = allocateDevice(sizeof(float) * losses.size(), "the losses");
     tokens.resize(model.B * model.T);
     targets.resize(model.B * model.T);
-    logits.resize(model.B * model.T * model.V);
+    if (this->data.kind == DataKind::Task)
+      logits.resize(model.B * model.T * model.V);
     evalStarts =
         evalWindowStarts(this->data, options.evalBatches * model.B, model.T);
   }
@@ -227,17 +240,28 @@ private:
   Status save(int64_t step);
   /// The error that stops the run when `what` is not finite at `step`.
   Status nonFinite(int64_t step, const char *what, double value) const;
+  /// Uploads the host batch to the device.
+  void uploadBatch();
+  /// Downloads the first `count` losses.
+  void downloadLosses(int64_t count);
 
   const Model &model;
   const Options &options;
   Dataset data;
   Optimizer optimizer;
-  AlignedBuffer params;     // paramBytes, the packed parameters
-  AlignedBuffer grads;      // paramBytes, the step's averaged gradient
-  AlignedBuffer microGrads; // paramBytes, one micro-batch's gradient
-  AlignedBuffer arena;      // shared by train_step and forward
+  // Device memory.
+  DeviceBuffer params;        // paramBytes, the packed parameters
+  DeviceBuffer grads;         // paramBytes, the step's averaged gradient
+  DeviceBuffer microGrads;    // paramBytes, one micro-batch's gradient
+  DeviceBuffer arena;         // shared by train_step and forward
+  DeviceBuffer deviceTokens;  // [B, T]
+  DeviceBuffer deviceTargets; // [B, T]
+  DeviceBuffer deviceLogits;  // [B, T, V]
+  DeviceBuffer deviceLosses;  // [max(micro-batches, eval-batches)]
+  // Host memory.
   std::vector<int32_t> tokens, targets; // [B, T]
-  std::vector<float> logits;            // [B, T, V]
+  std::vector<float> logits;            // [B, T, V] with task data, else []
+  std::vector<float> losses;            // [max(micro-batches, eval-batches)]
   std::vector<int64_t> evalStarts;      // [eval-batches * B]
   Rng rng;                              // draws the training windows
   MetricsLog metrics;
@@ -256,22 +280,37 @@ Status Trainer::nonFinite(int64_t step, const char *what, double value) const {
                        what, value, last);
 }
 
+void Trainer::uploadBatch() {
+  const size_t bytes = sizeof(int32_t) * tokens.size();
+  copyToDevice(deviceTokens.get(), tokens.data(), bytes);
+  copyToDevice(deviceTargets.get(), targets.data(), bytes);
+}
+
+void Trainer::downloadLosses(int64_t count) {
+  copyToHost(losses.data(), deviceLosses.get(), sizeof(float) * size_t(count));
+}
+
 Expected<double> Trainer::trainStep(int64_t step) {
   const ProgramInfo &program = train_step_program;
   const int64_t microBatches = options.batch / model.B;
-  double lossSum = 0;
+  float *microLosses = deviceLosses.as<float>(); // [micro-batches]
   for (int64_t micro = 0; micro < microBatches; ++micro) {
     sampleBatch(data.train, model.B, model.T, rng, tokens.data(),
                 targets.data());
+    uploadBatch();
     char *out = micro == 0 ? grads.get() : microGrads.get();
-    float loss = 0;
-    train_step(params.get(), tokens.data(), targets.data(), &loss, out,
+    train_step(params.get(), deviceTokens.as<int32_t>(),
+               deviceTargets.as<int32_t>(), microLosses + micro, out,
                arena.get());
-    if (!std::isfinite(loss))
-      return nonFinite(step + 1, "the loss", loss);
-    lossSum += loss;
     if (micro > 0)
       addGradients(program, grads.get(), microGrads.get());
+  }
+  downloadLosses(microBatches);
+  double lossSum = 0;
+  for (int64_t micro = 0; micro < microBatches; ++micro) {
+    if (!std::isfinite(losses[micro]))
+      return nonFinite(step + 1, "the loss", losses[micro]);
+    lossSum += losses[micro];
   }
   if (microBatches > 1)
     scaleGradients(program, grads.get(), 1.0f / float(microBatches));
@@ -288,19 +327,26 @@ EvalReport Trainer::evaluate(int64_t step) {
   report.step = step;
   TaskScore score;
   double lossSum = 0;
+  float *batchLosses = deviceLosses.as<float>(); // [eval-batches]
   for (int64_t batch = 0; batch < options.evalBatches; ++batch) {
     const int64_t *starts = evalStarts.data() + batch * model.B; // [B]
     fillWindows(data.val, starts, model.B, model.T, tokens.data(),
                 targets.data());
-    float loss = 0;
-    forward(params.get(), tokens.data(), targets.data(), logits.data(), &loss,
-            arena.get());
-    lossSum += loss;
-    if (data.kind == DataKind::Task)
+    uploadBatch();
+    forward(params.get(), deviceTokens.as<int32_t>(),
+            deviceTargets.as<int32_t>(), deviceLogits.as<float>(),
+            batchLosses + batch, arena.get());
+    if (data.kind == DataKind::Task) {
+      copyToHost(logits.data(), deviceLogits.get(),
+                 sizeof(float) * logits.size());
       for (int64_t b = 0; b < model.B; ++b)
         scoreTaskWindow(data, starts[b], model.T, model.V,
                         logits.data() + b * model.T * model.V, score);
+    }
   }
+  downloadLosses(options.evalBatches);
+  for (int64_t batch = 0; batch < options.evalBatches; ++batch)
+    lossSum += losses[batch];
   report.valLoss = lossSum / double(options.evalBatches);
   if (data.isByteLevel())
     report.valBpb = report.valLoss / std::log(2.0);
@@ -310,14 +356,17 @@ EvalReport Trainer::evaluate(int64_t step) {
 }
 
 Status Trainer::save(int64_t step) {
+  const ProgramInfo &program = train_step_program;
   std::string path = options.out + "/" + kCheckpointFile;
   CheckpointState state{step, rng.getState(), runFlags};
-  if (Status status = saveCheckpoint(path, train_step_program, params.get(),
-                                     optimizer, state);
+  AlignedBuffer hostParams = allocateBuffer(program.paramBytes);
+  copyToHost(hostParams.get(), params.get(), size_t(program.paramBytes));
+  if (Status status =
+          saveCheckpoint(path, program, hostParams.get(), optimizer, state);
       !status.ok())
     return status;
-  if (Status status = saveModel(options.out + "/" + kModelFile,
-                                train_step_program, params.get());
+  if (Status status =
+          saveModel(options.out + "/" + kModelFile, program, hostParams.get());
       !status.ok())
     return status;
   setLastCheckpoint(path, step);
@@ -416,6 +465,9 @@ Status gptc::host::runTraining(int argc, char **argv) {
   Expected<Args> args = Args::parse(argc, argv, usage, flags);
   if (!args.ok())
     return args.status();
+  // After the arguments: --help needs no device.
+  if (Status status = initDevice(); !status.ok())
+    return status;
 
   // A resumed run takes its flags from the checkpoint unless given anew.
   std::optional<CheckpointState> resumed;
@@ -466,16 +518,19 @@ Status gptc::host::runTraining(int argc, char **argv) {
                                                     model->C, options->lrScale);
   if (!optimizer.ok())
     return optimizer.status();
-  AlignedBuffer params = allocateBuffer(program.paramBytes);
+  AlignedBuffer hostParams = allocateBuffer(program.paramBytes);
   Status loaded;
   if (resumed)
-    loaded = loadCheckpoint(resumePath, program, params.get(), *optimizer);
+    loaded = loadCheckpoint(resumePath, program, hostParams.get(), *optimizer);
   else if (!options->initWeights.empty())
-    loaded = loadParameters(program, options->initWeights, params.get());
+    loaded = loadParameters(program, options->initWeights, hostParams.get());
   else
-    loaded = initParameters(program, uint64_t(options->seed), params.get());
+    loaded = initParameters(program, uint64_t(options->seed), hostParams.get());
   if (!loaded.ok())
     return loaded;
+  DeviceBuffer params = uploadToDevice(
+      hostParams.get(), size_t(program.paramBytes), "the parameters");
+  hostParams.reset();
 
   // Nothing has been written yet; from here on the output folder is used.
   if (Status status = prepareOutputFolder(options->out); !status.ok())
@@ -504,11 +559,11 @@ Status gptc::host::runTraining(int argc, char **argv) {
               formatThousands(int64_t(data->val.size())).c_str());
   int64_t microBatches = options->batch / model->B;
   std::printf("%lld steps of %lld sequences (%lld micro-batch%s), %s tokens "
-              "per step\noptimizer %s\n",
+              "per step\noptimizer %s\ndevice %s\n",
               (long long)options->steps, (long long)options->batch,
               (long long)microBatches, microBatches == 1 ? "" : "es",
               formatThousands(options->batch * model->T).c_str(),
-              optimizer->describe().c_str());
+              optimizer->describe().c_str(), deviceDescription().c_str());
   if (resumed)
     std::printf("resuming %s at step %lld\n", resumePath.c_str(),
                 (long long)resumed->step);

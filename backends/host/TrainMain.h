@@ -3,7 +3,8 @@
 // The host side of the training executable gptc writes: it parses the
 // command line, loads data, initialises or resumes, and runs the generated
 // train_step (gradients of one micro-batch) and forward (evaluation) in a
-// loop with gradient accumulation, clipping, AdamW/Muon and checkpoints.
+// loop with gradient accumulation, clipping, AdamW/Muon and checkpoints,
+// on the memory of the device the programs are compiled for (Device.h).
 // See docs/TRAINING.md.
 //
 //===----------------------------------------------------------------------===//
@@ -19,8 +20,8 @@ namespace gptc::host {
 /// is one line.
 Status runTraining(int argc, char **argv);
 
-/// main() of the training program: runTraining, printing a failure as
-/// "<program>: error: <message>" and returning 1.
+/// main() of the training program: initDevice, then runTraining, printing
+/// a failure of either as "<program>: error: <message>" and returning 1.
 int trainMain(int argc, char **argv);
 
 } // namespace gptc::host

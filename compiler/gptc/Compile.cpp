@@ -147,32 +147,95 @@ llvm::Error gptc::writeCpp(ModuleOp module, StringRef path) {
   return llvm::Error::success();
 }
 
-llvm::Error gptc::buildExecutable(StringRef cppPath, StringRef exePath,
-                                  StringRef host, StringRef cxx) {
-  llvm::ErrorOr<std::string> compiler = llvm::sys::findProgramByName(cxx);
-  if (!compiler)
-    return makeError("cannot find the C++ compiler '" + cxx +
-                     "'; install g++ or pass --cxx");
+StringRef gptc::pipelineTarget(StringRef target) {
+  return target == "cuda-emulator" ? StringRef("cuda") : target;
+}
+
+std::string gptc::sourcePathFor(StringRef exePath, StringRef target) {
+  return (exePath + (target == "cpu" ? ".cpp" : ".cu")).str();
+}
+
+/// The compiler command that builds a generated program for `target`, up to
+/// (not including) the libraries.
+static llvm::Expected<std::vector<std::string>>
+compilerCommand(StringRef target, StringRef source, StringRef exePath,
+                StringRef cxx) {
+  std::vector<std::string> args;
+  if (target == "cuda") {
+    if (!GPTC_HAVE_CUDA_RUNTIME)
+      return makeError("this gptc was built without nvcc, so --target=cuda "
+                       "is unavailable; install the CUDA toolkit at "
+                       "/usr/local/cuda and rebuild gptc");
+    // sm_80 and sm_90 machine code: A100 and H100 run it without a JIT.
+    args = {GPTC_NVCC,
+            "-std=c++17",
+            "-O2",
+            "-gencode",
+            "arch=compute_80,code=sm_80",
+            "-gencode",
+            "arch=compute_90,code=sm_90",
+            "-Xcompiler=-fopenmp",
+            "-I" GPTC_SOURCE_DIR,
+            source.str()};
+  } else {
+    llvm::ErrorOr<std::string> compiler = llvm::sys::findProgramByName(cxx);
+    if (!compiler)
+      return makeError("cannot find the C++ compiler '" + cxx +
+                       "'; install g++ or pass --cxx");
+    // The CUDA host code of --target=cuda-emulator is C++ in a .cu file.
+    args = {*compiler, "-std=c++17",         "-O2",        "-fopenmp", "-x",
+            "c++",     "-I" GPTC_SOURCE_DIR, source.str(), "-x",       "none"};
+  }
+  args.push_back("-o");
+  args.push_back(exePath.str());
+  return args;
+}
+
+/// The runtime libraries a `target` program links after its host program.
+static std::vector<std::string> runtimeLibraries(StringRef target) {
   std::string libDir = GPTC_LIBRARY_DIR;
-  std::string hostLib = libDir + "/libgptc_host_" + host.str() + ".a";
+  if (target == "cpu")
+    return {libDir + "/libgptc_host_common.a",
+            libDir + "/libgptc_host_device_cpu.a",
+            libDir + "/libgptc_runtime_cpu.a",
+            libDir + "/libgptc_runtime_common.a",
+            GPTC_DNNL_LIBRARY,
+            GPTC_FMT_LIBRARY,
+            "-lm"};
+  std::vector<std::string> libs = {libDir + "/libgptc_host_common.a",
+                                   libDir + "/libgptc_host_device_cuda.a"};
+  if (target == "cuda-emulator") {
+    llvm::append_range(
+        libs, std::vector<std::string>{libDir + "/libgptc_cuda_emulator.a",
+                                       libDir + "/libgptc_runtime_common.a",
+                                       GPTC_FMT_LIBRARY, "-lm"});
+    return libs;
+  }
+  llvm::append_range(
+      libs, std::vector<std::string>{
+                libDir + "/libgptc_cuda_runtime.a",
+                libDir + "/libgptc_runtime_common.a", GPTC_FMT_LIBRARY,
+                "-L" GPTC_CUDA_LIBRARY_DIR, "-lcublasLt", "-lcudnn", "-Xlinker",
+                "-rpath=" GPTC_CUDA_LIBRARY_DIR, "-lgomp", "-lm"});
+  return libs;
+}
+
+llvm::Error gptc::buildExecutable(StringRef sourcePath, StringRef exePath,
+                                  StringRef host, StringRef target,
+                                  StringRef cxx) {
+  std::string hostLib =
+      std::string(GPTC_LIBRARY_DIR) + "/libgptc_host_" + host.str() + ".a";
   if (!llvm::sys::fs::exists(hostLib))
     return makeError("missing runtime library '" + hostLib +
                      "'; build the project first");
-  std::vector<std::string> args = {*compiler,
-                                   "-std=c++17",
-                                   "-O2",
-                                   "-fopenmp",
-                                   "-I" GPTC_SOURCE_DIR,
-                                   cppPath.str(),
-                                   "-o",
-                                   exePath.str(),
-                                   hostLib,
-                                   libDir + "/libgptc_host_common.a",
-                                   libDir + "/libgptc_runtime_cpu.a",
-                                   libDir + "/libgptc_runtime_common.a",
-                                   GPTC_DNNL_LIBRARY,
-                                   GPTC_FMT_LIBRARY,
-                                   "-lm"};
+  llvm::Expected<std::vector<std::string>> command =
+      compilerCommand(target, sourcePath, exePath, cxx);
+  if (!command)
+    return command.takeError();
+  std::vector<std::string> args = std::move(*command);
+  args.push_back(hostLib);
+  llvm::append_range(args, runtimeLibraries(target));
+  StringRef compiler = args.front();
   SmallVector<StringRef> argRefs(args.begin(), args.end());
   SmallString<128> logPath;
   if (std::error_code ec =
@@ -181,12 +244,12 @@ llvm::Error gptc::buildExecutable(StringRef cppPath, StringRef exePath,
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                           StringRef(logPath)};
   std::string errorMessage;
-  int rc = llvm::sys::ExecuteAndWait(*compiler, argRefs, std::nullopt,
-                                     redirects, 0, 0, &errorMessage);
+  int rc = llvm::sys::ExecuteAndWait(compiler, argRefs, std::nullopt, redirects,
+                                     0, 0, &errorMessage);
   if (rc != 0) {
     std::string command = llvm::join(args, " ");
     auto log = llvm::MemoryBuffer::getFile(logPath);
-    return makeError("compiling the generated C++ failed (exit " +
+    return makeError("compiling the generated program failed (exit " +
                      llvm::Twine(rc) + "): " + command + "\n" +
                      (log ? (*log)->getBuffer() : StringRef(errorMessage)));
   }

@@ -45,12 +45,22 @@ mlir::LogicalResult runPipeline(mlir::ModuleOp module, Mode mode,
 /// Writes the C++ of an EmitC module to `path`.
 llvm::Error writeCpp(mlir::ModuleOp module, llvm::StringRef path);
 
-/// Compiles the generated C++ at `cppPath` with the host main `host`
-/// ("forward", "train", "decode" or "gradcheck": libgptc_host_<host>.a)
-/// into the
-/// executable `exePath`.
-llvm::Error buildExecutable(llvm::StringRef cppPath, llvm::StringRef exePath,
-                            llvm::StringRef host, llvm::StringRef cxx);
+/// Compiles the generated source at `sourcePath` with the host main `host`
+/// ("forward", "train", "decode", "gradcheck" or "decodecheck":
+/// libgptc_host_<host>.a) into the executable `exePath` for `target`: cpu
+/// (the C++ compiler `cxx`), cuda (nvcc, sm_80 and sm_90) or cuda-emulator
+/// (the CUDA host code built by `cxx` against the SIMT emulator).
+llvm::Error buildExecutable(llvm::StringRef sourcePath, llvm::StringRef exePath,
+                            llvm::StringRef host, llvm::StringRef target,
+                            llvm::StringRef cxx);
+
+/// The pipeline's backend for a --target: cuda-emulator runs the cuda
+/// program on the emulator.
+llvm::StringRef pipelineTarget(llvm::StringRef target);
+
+/// The generated source's file name for a --target: `<exe>.cpp` or
+/// `<exe>.cu`.
+std::string sourcePathFor(llvm::StringRef exePath, llvm::StringRef target);
 
 } // namespace gptc
 

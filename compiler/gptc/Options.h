@@ -3,6 +3,7 @@
 #ifndef GPTC_COMPILER_GPTC_OPTIONS_H
 #define GPTC_COMPILER_GPTC_OPTIONS_H
 
+#include "compiler/Pipelines.h"
 #include "llvm/Support/CommandLine.h"
 
 #include <string>
@@ -17,6 +18,7 @@ extern llvm::cl::opt<std::string> mode;
 extern llvm::cl::opt<std::string> recompute;
 extern llvm::cl::opt<int64_t> memoryBudget;
 extern llvm::cl::opt<std::string> target;
+extern llvm::cl::opt<std::string> attention;
 extern llvm::cl::opt<int64_t> batch;
 extern llvm::cl::opt<int64_t> seqLen;
 extern llvm::cl::opt<std::string> host;
@@ -30,10 +32,13 @@ extern llvm::cl::opt<std::string> cxx;
 extern llvm::cl::opt<std::string> workDir;
 extern llvm::cl::opt<double> logitsTolerance;
 extern llvm::cl::opt<double> lossTolerance;
+extern llvm::cl::opt<double> gradsTolerance;
 
 } // namespace gptc::options
 
 namespace gptc {
+/// The pipeline options the command line asks for.
+PipelineOptions pipelineOptions(int64_t kvCapacity);
 /// `gptc verify <bundle>`; returns the process exit code.
 int runVerify(const char *argv0);
 /// `gptc explain <model>`; returns the process exit code.

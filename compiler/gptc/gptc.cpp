@@ -53,8 +53,18 @@ cl::opt<int64_t> memoryBudget(
     "memory-budget",
     cl::desc("train, --recompute=auto: the most arena bytes to plan"),
     cl::init(0), cl::cat(category));
-cl::opt<std::string> target("target", cl::desc("Backend: cpu"), cl::init("cpu"),
-                            cl::cat(category));
+cl::opt<std::string>
+    target("target",
+           cl::desc("Backend: cpu (default), cuda (nvcc; NVIDIA GPUs of "
+                    "compute capability 8.0+) or cuda-emulator (the cuda "
+                    "program with its kernels run on the CPU by gptc's SIMT "
+                    "emulator, for testing without a GPU)"),
+           cl::init("cpu"), cl::cat(category));
+cl::opt<std::string>
+    attention("attention",
+              cl::desc("CUDA fused attention: own (gptc's FlashAttention-2 "
+                       "kernels, default) or cudnn (cuDNN 9 SDPA graphs)"),
+              cl::init("own"), cl::cat(category));
 cl::opt<int64_t> batch("batch",
                        cl::desc("Batch size B of the compiled graph (default "
                                 "1; train: 4 sequences per micro-batch)"),
@@ -100,12 +110,19 @@ cl::opt<std::string> workDir("work-dir",
 cl::opt<double> logitsTolerance(
     "logits-tol",
     cl::desc("verify: max |logits - float64 reference| (default: the "
-             "bundle's, else 1e-4)"),
+             "bundle's, else 1e-4; 5e-2 for the CUDA targets' bf16 "
+             "attention)"),
     cl::init(0), cl::cat(category));
 cl::opt<double> lossTolerance(
     "loss-tol",
     cl::desc("verify: max |loss - float64 reference| (default: the bundle's, "
-             "else 1e-5)"),
+             "else 1e-5; 2e-3 for the CUDA targets)"),
+    cl::init(0), cl::cat(category));
+cl::opt<double> gradsTolerance(
+    "grads-tol",
+    cl::desc("verify: max |gradient - float64 reference| relative to the "
+             "tensor's largest gradient (default: the bundle's, else 1e-4; "
+             "2e-2 for the CUDA targets)"),
     cl::init(0), cl::cat(category));
 } // namespace gptc::options
 
@@ -113,15 +130,18 @@ static const char kOverview[] = R"(gptc: a compiler for nanochat GPT models
 
 usage:
   gptc compile <model.toml|model.mlir|bundle-dir> [--emit=<what>] [-o <out>]
-      Compile a model. --mode=forward (default) or --mode=train. --emit=exe
-      (default) writes an executable and keeps its C++ beside it
-      (<out>.cpp); the IR stages (graph, fused, autodiff, recompute,
-      kernels, planned, emitc), memory-plan, config and cpp print instead.
+      Compile a model. --mode=forward (default), train or decode. --emit=exe
+      (default) writes an executable and keeps its source beside it
+      (<out>.cpp; <out>.cu with --target=cuda); the IR stages (graph, fused,
+      autodiff, recompute, decode-graph, kernels, planned, emitc),
+      memory-plan, config and cpp print instead. --target=cuda builds for
+      NVIDIA GPUs with nvcc; --target=cuda-emulator runs the same CUDA
+      program on the CPU.
   gptc verify <bundle-dir>
-      Compile the bundle's model for the CPU, run it on the bundle's tokens
-      and compare logits, loss and every parameter's gradient (under each
-      recompute policy) with the float64 reference (exit 1 beyond the
-      tolerances).
+      Compile the bundle's model (for --target, default the CPU), run it on
+      the bundle's tokens and compare logits, loss and every parameter's
+      gradient (under each recompute policy) and greedy decoding with the
+      float64 reference (exit 1 beyond the tolerances).
   gptc explain <model> [--batch B] [--seq T] [--memory-budget BYTES]
       Parameters, FLOPs per token, and per recompute policy the planned
       activation arena, the extra FLOPs and the predicted peak memory.
@@ -150,10 +170,35 @@ static LogicalResult printModule(ModuleOp module, StringRef path) {
 }
 
 /// The options for the pipeline, from the command line.
-static PipelineOptions pipelineOptions(int64_t kvCapacity) {
-  return PipelineOptions{options::target,       options::recompute,
-                         options::memoryBudget, kvCapacity,
-                         options::precision,    options::kvDtype};
+PipelineOptions gptc::pipelineOptions(int64_t kvCapacity) {
+  return PipelineOptions{pipelineTarget(options::target).str(),
+                         options::recompute,
+                         options::memoryBudget,
+                         kvCapacity,
+                         options::precision,
+                         options::kvDtype,
+                         options::attention};
+}
+
+/// Whether --target and --attention name a backend; prints why not.
+static bool checkTarget() {
+  StringRef target = options::target, attention = options::attention;
+  if (target != "cpu" && target != "cuda" && target != "cuda-emulator") {
+    llvm::errs() << "error: unknown --target=" << target
+                 << "; expected cpu, cuda or cuda-emulator\n";
+    return false;
+  }
+  if (attention != "own" && attention != "cudnn") {
+    llvm::errs() << "error: unknown --attention=" << attention
+                 << "; expected own or cudnn\n";
+    return false;
+  }
+  if (attention == "cudnn" && target == "cpu") {
+    llvm::errs() << "error: --attention=cudnn needs --target=cuda or "
+                    "cuda-emulator\n";
+    return false;
+  }
+  return true;
 }
 
 static int runCompile() {
@@ -228,7 +273,7 @@ static int runCompile() {
   std::string exe = options::output;
   if (exe.empty())
     exe = llvm::sys::path::stem(options::input).str();
-  std::string cpp = exe + ".cpp";
+  std::string cpp = sourcePathFor(exe, options::target);
   if (llvm::Error err = writeCpp(*module, cpp)) {
     llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
@@ -243,11 +288,12 @@ static int runCompile() {
                  << " does not fit --mode=" << modeName(*mode) << "\n";
     return 1;
   }
-  if (llvm::Error err = buildExecutable(cpp, exe, host, options::cxx)) {
+  if (llvm::Error err =
+          buildExecutable(cpp, exe, host, options::target, options::cxx)) {
     llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
-  llvm::outs() << "wrote " << exe << " (C++ source: " << cpp << ")\n";
+  llvm::outs() << "wrote " << exe << " (source: " << cpp << ")\n";
   return 0;
 }
 
@@ -283,5 +329,7 @@ int main(int argc, char **argv) {
   }
   if (command == "explain")
     return runExplain();
+  if (!checkTarget())
+    return 1;
   return command == "compile" ? runCompile() : runVerify(argv[0]);
 }

@@ -61,7 +61,9 @@ DecodeShape fakeShape() {
 
 /// A decoder of the fake model using `rows` rows.
 Decoder makeDecoder(int64_t rows) {
-  return Decoder(fakeShape(), rows, allocateBuffer(prefill_program.paramBytes));
+  return Decoder(
+      fakeShape(), rows,
+      allocateDevice(size_t(prefill_program.paramBytes), "the parameters"));
 }
 
 /// The tokens the fake model generates greedily after `conversation`: each
@@ -307,11 +309,11 @@ TEST(DecodeLoop, ChunkedPrefillMatchesFeedingEveryTokenWithStep) {
     for (int64_t r = 0; r < fd::R; ++r) {
       EXPECT_EQ(argmax(chunked.logits(r), fd::V), expected) << "row " << r;
       EXPECT_EQ(chunked.length(r), length);
-      EXPECT_EQ(rowSlots(chunked.keys(), r, length),
-                rowSlots(stepped.keys(), 0, length))
+      EXPECT_EQ(rowSlots(chunked.keys().data(), r, length),
+                rowSlots(stepped.keys().data(), 0, length))
           << "row " << r;
-      EXPECT_EQ(rowSlots(chunked.values(), r, length),
-                rowSlots(stepped.values(), 0, length))
+      EXPECT_EQ(rowSlots(chunked.values().data(), r, length),
+                rowSlots(stepped.values().data(), 0, length))
           << "row " << r;
     }
     EXPECT_EQ(fd::inconsistentReads, 0);
@@ -354,10 +356,10 @@ TEST(DecodeLoop, ForkedRowsMatchSeparateSingleRowRuns) {
     }
     int64_t length = alone.length(0);
     EXPECT_EQ(forked.length(r), length);
-    EXPECT_EQ(rowSlots(forked.keys(), r, length),
-              rowSlots(alone.keys(), 0, length));
-    EXPECT_EQ(rowSlots(forked.values(), r, length),
-              rowSlots(alone.values(), 0, length));
+    EXPECT_EQ(rowSlots(forked.keys().data(), r, length),
+              rowSlots(alone.keys().data(), 0, length));
+    EXPECT_EQ(rowSlots(forked.values().data(), r, length),
+              rowSlots(alone.values().data(), 0, length));
   }
   EXPECT_EQ(forked.length(2), 1); // the idle row restarts at 0 every step
   EXPECT_EQ(fd::inconsistentReads, 0);

@@ -179,7 +179,8 @@ TEST(AdamW, TwoStepsMatchHandComputedValues) {
   // (and not at all for g = 0).
   std::vector<float> param = {1, 1, 1}, m(3, 0), v(3, 0);
   std::vector<float> g1 = {0.5f, -2, 0};
-  adamwUpdate(param.data(), g1.data(), m.data(), v.data(), 3, 0.1, 1);
+  adamwUpdate(param.data(), g1.data(), m.data(), v.data(), 3,
+              adamwStep(0.1, 1));
   EXPECT_FLOAT_EQ(param[0], 0.9f);
   EXPECT_FLOAT_EQ(param[1], 1.1f);
   EXPECT_FLOAT_EQ(param[2], 1.0f);
@@ -189,7 +190,8 @@ TEST(AdamW, TwoStepsMatchHandComputedValues) {
   // 0.0125 + 0.05 = 0.061875, p = 0.9 - 0.1 / 0.36 * 0.28 /
   // sqrt(0.061875 / 0.0975) = 0.80236619.
   std::vector<float> g2 = {1, 0.25f, -3};
-  adamwUpdate(param.data(), g2.data(), m.data(), v.data(), 3, 0.1, 2);
+  adamwUpdate(param.data(), g2.data(), m.data(), v.data(), 3,
+              adamwStep(0.1, 2));
   EXPECT_NEAR(param[0], 0.80236619, 1e-6);
   EXPECT_NEAR(param[1], 1.15328983, 1e-6);
   EXPECT_NEAR(param[2], 1.07757911, 1e-6);
@@ -205,7 +207,7 @@ TEST(NewtonSchulz, SingularValuesOfARandomMatrixEndNearOne) {
   // so float rounding aside the output's singular values lie in [0.6, 1.3].
   const int64_t rows = 32, cols = 64;
   std::vector<float> g = randomMatrix(rows * cols, 1), out(rows * cols);
-  std::vector<float> scratch;
+  DeviceBuffer scratch;
   newtonSchulz5(g.data(), out.data(), rows, cols, scratch);
 
   std::vector<double> after =
@@ -237,7 +239,7 @@ TEST(NewtonSchulz, TallMatricesAreOrthogonalisedTransposed) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j)
       gT[j * rows + i] = g[i * cols + j];
-  std::vector<float> scratch;
+  DeviceBuffer scratch;
   newtonSchulz5(g.data(), out.data(), rows, cols, scratch);
   newtonSchulz5(gT.data(), outT.data(), cols, rows, scratch);
   for (int64_t i = 0; i < rows; ++i)
@@ -250,11 +252,11 @@ TEST(Muon, StepsMatchADoublePrecisionReference) {
     const int64_t n = rows * cols;
     std::vector<float> param = randomMatrix(n, 3, 0.1), momentum(n, 0.0f);
     Matrix refParam(param.begin(), param.end()), refMomentum(n, 0.0);
-    std::vector<float> scratch;
+    DeviceBuffer scratch;
     for (int step = 0; step < 3; ++step) {
       std::vector<float> grad = randomMatrix(n, 10 + step, 0.01);
-      muonUpdate(param.data(), grad.data(), momentum.data(), rows, cols, 0.02,
-                 scratch);
+      muonUpdate(param.data(), grad.data(), momentum.data(), rows, cols,
+                 muonStep(0.02, rows, cols), scratch);
       referenceMuon(refParam, Matrix(grad.begin(), grad.end()), refMomentum,
                     rows, cols, 0.02);
     }
@@ -295,7 +297,8 @@ TEST(Optimizer, RulesAndLearningRatesPerParameter) {
       // becomes 0.69644 / sqrt(32 * 8); the step scales it by sqrt(32 / 8).
       EXPECT_NEAR(firstValue(1), -0.02 * 0.5 * 0.5 * 2 * 0.69644 / 16, 1e-6);
     }
-    std::vector<TensorRef> state = optimizer->stateTensors();
+    std::vector<float> values = optimizer->downloadState();
+    std::vector<TensorRef> state = optimizer->stateTensors(values);
     ASSERT_EQ(state.size(), kind == OptimizerKind::Muon ? 6u : 8u);
     EXPECT_EQ(state[0].name, "optim.m.transformer.wte.weight");
     EXPECT_EQ(state[2].name, kind == OptimizerKind::Muon
