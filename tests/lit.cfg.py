@@ -7,7 +7,8 @@ from lit.llvm import llvm_config
 config.name = "gptc"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".toml", ".test"]
-config.excludes = ["Inputs", "golden", "unit", "CMakeLists.txt", "lit.cfg.py",
+config.excludes = ["Inputs", "golden", "unit", "gpu", "ptxas", "CMakeLists.txt",
+                   "lit.cfg.py",
                    "lit.site.cfg.py", "gptc-lit.in"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.gptc_obj_root, "tests")
