@@ -158,12 +158,20 @@ def main():
 
     rows.sort()
     if args.markdown:
-        print("| kernel | arch | registers (budget) | static smem B | spills |"
-              " PTX holds |")
-        print("|---|---|---|---|---|---|")
+        # One line per kernel, the architectures side by side.
+        merged = {}
         for r in rows:
-            print(f"| `{r[0]}` | sm_{r[1]} | {r[2]} ({r[3]}) | {r[4]} | {r[5]}"
-                  f" | {r[6]} |")
+            merged.setdefault(r[0], {})[r[1]] = r
+        print("| kernel | registers " + " / ".join(f"sm_{a}" for a in archs)
+              + " (budget) | static smem B | spills | PTX holds |")
+        print("|---|---|---|---|---|")
+        for name, by_arch in merged.items():
+            first = next(iter(by_arch.values()))
+            regs = " / ".join(str(by_arch[a][2]) if a in by_arch else "-"
+                              for a in archs)
+            spills = sum(r[5] for r in by_arch.values())
+            print(f"| `{name.replace('void ', '')}` | {regs} ({first[3]}) | "
+                  f"{first[4]} | {spills} | {first[6]} |")
     else:
         for r in rows:
             print(f"{r[0]:<70} sm_{r[1]}  regs {r[2]:>3}/{r[3]:<3} "
