@@ -147,9 +147,15 @@ void runBlock(Worker &w) {
     fiber.stackPointer =
         initialStack(w.stacks.get() + size_t(i) * kStackBytes, kStackBytes);
   }
-  for (;;) {
+  // Between two rendezvous the threads run one after the other, so a
+  // missing barrier goes unnoticed when the writer happens to run before the
+  // reader. The order flips from round to round and from block to block:
+  // either way round, some block of a kernel runs the reader first.
+  bool reverse = (w.block.x + w.block.y + w.block.z) % 2 == 1;
+  for (;; reverse = !reverse) {
     bool progressed = false;
-    for (int i = 0; i < w.numThreads; ++i) {
+    for (int k = 0; k < w.numThreads; ++k) {
+      const int i = reverse ? w.numThreads - 1 - k : k;
       if (w.fibers[i].state != State::Running)
         continue;
       w.current = i;

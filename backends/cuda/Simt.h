@@ -9,8 +9,11 @@
 //
 // What it checks, like a sanitizer would on a GPU: a barrier that not every
 // live thread of a block reaches (or warps stuck at different rendezvous)
-// aborts with the kernel's block and thread; dynamic shared memory is filled
-// with NaN bytes before every block, so reading it before writing it shows.
+// aborts naming the kernel and the block; dynamic shared memory is filled
+// with NaN bytes before every block, so reading it before writing it shows;
+// threads run in ascending order in some blocks and rounds and descending in
+// the others, so a missing barrier between a write and another thread's read
+// shows in either direction.
 //
 // Never included by nvcc: backends/cuda/Cuda.h picks this or the real CUDA
 // headers.

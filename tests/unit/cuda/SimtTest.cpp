@@ -159,6 +159,30 @@ TEST(Simt, DynamicSharedMemoryStartsAsNaN) {
     EXPECT_TRUE(std::isnan(x));
 }
 
+/// Reads the neighbouring thread's shared slot without the __syncthreads
+/// that would make its write visible: a race.
+__global__ void missingBarrierKernel(int *out) {
+  __shared__ int slots[64];
+  slots[threadIdx.x] = int(blockIdx.x * 1000 + threadIdx.x);
+  out[blockIdx.x * 64 + threadIdx.x] =
+      threadIdx.x > 0 ? slots[threadIdx.x - 1] : -1;
+}
+
+TEST(Simt, AlternatingThreadOrderExposesAMissingBarrier) {
+  // Block 0 runs its threads in ascending order, so each reader runs after
+  // the writer it depends on and the race goes unseen; block 1 runs them
+  // descending and reads the slots before they are written.
+  std::vector<int> out(128);
+  launch("missingBarrier", missingBarrierKernel, dim3(2), dim3(64), 0,
+         out.data());
+  int wrongInBlock[2] = {0, 0};
+  for (int b = 0; b < 2; ++b)
+    for (int t = 1; t < 64; ++t)
+      wrongInBlock[b] += out[b * 64 + t] != b * 1000 + t - 1;
+  EXPECT_EQ(wrongInBlock[0], 0);
+  EXPECT_EQ(wrongInBlock[1], 63);
+}
+
 __global__ void divergentBarrierKernel(float *out) {
   if (threadIdx.x < 16) {
     __syncthreads();
