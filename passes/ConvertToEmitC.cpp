@@ -23,11 +23,39 @@ using namespace gptc;
 
 namespace {
 
+/// Why the CUDA runtime cannot run `kernel` ("" if it can): the head dims
+/// its attention kernels are instantiated for. D is dims[4] of the fused
+/// training attention ([B, T, H, Hkv, D]) and of decode attention
+/// ([L, R, Cap, Hkv, D, T, H]).
+static std::string cudaUnsupported(KernelOp kernel) {
+  StringRef callee = kernel.getCallee();
+  ArrayRef<int64_t> dims = kernel.getDims();
+  if (callee == "causalAttention" || callee == "causalAttentionBackward") {
+    int64_t D = dims[4];
+    if (D != 16 && D != 32 && D != 64 && D != 128)
+      return ("the CUDA attention kernels support head dims 16, 32, 64 and "
+              "128, not " +
+              Twine(D) + " (--attention=cudnn may support it)")
+          .str();
+  }
+  if (callee.starts_with("cachedAttention")) {
+    int64_t D = dims[4];
+    if (D % 4 != 0 || D > 256)
+      return ("the CUDA decode attention supports head dims that are "
+              "multiples of 4 up to 256, not " +
+              Twine(D))
+          .str();
+  }
+  return "";
+}
+
 /// What differs between backends.
 struct TargetHooks {
   StringRef runtimeHeader;   // included by the generated file
   StringRef kernelNamespace; // prefix of every kernel call
   StringRef attentionSuffix; // appended to the fused attention kernels
+  /// Why the backend cannot run a kernel, or "".
+  std::string (*unsupported)(KernelOp kernel) = nullptr;
 };
 
 static FailureOr<TargetHooks> getTargetHooks(StringRef target,
@@ -35,9 +63,16 @@ static FailureOr<TargetHooks> getTargetHooks(StringRef target,
   if (target == "cpu" && attention == "own")
     return TargetHooks{"backends/cpu/Runtime.h", "gptc::cpu", ""};
   if (target == "cuda" && attention == "own")
-    return TargetHooks{"backends/cuda/Runtime.h", "gptc::cuda", ""};
+    return TargetHooks{"backends/cuda/Runtime.h", "gptc::cuda", "",
+                       cudaUnsupported};
   if (target == "cuda" && attention == "cudnn")
-    return TargetHooks{"backends/cuda/Runtime.h", "gptc::cuda", "Cudnn"};
+    return TargetHooks{
+        "backends/cuda/Runtime.h", "gptc::cuda", "Cudnn", [](KernelOp kernel) {
+          // cuDNN plans the training attention itself.
+          return kernel.getCallee().starts_with("causalAttention")
+                     ? std::string()
+                     : cudaUnsupported(kernel);
+        }};
   return failure();
 }
 
@@ -145,6 +180,9 @@ LogicalResult FunctionConversion::convertOp(Operation *op) {
     return success();
   }
   if (auto kernel = dyn_cast<KernelOp>(op)) {
+    if (hooks.unsupported)
+      if (std::string reason = hooks.unsupported(kernel); !reason.empty())
+        return kernel.emitError(reason);
     // The op's location names the model part; keep it as a comment.
     b.create<emitc::VerbatimOp>(loc,
                                 b.getStringAttr("// " + describeLocation(loc)));
