@@ -5,7 +5,9 @@
 // Launches run on the SIMT emulator in order, which is what one CUDA stream
 // guarantees. While a graph is captured, launches, device-to-device copies
 // and fills are recorded, and a copy to or from the host is an error, as
-// with cudaStreamBeginCapture.
+// with cudaStreamBeginCapture; so are allocating and freeing device memory
+// (a scratch buffer that grew during capture would leave the graph with a
+// freed address).
 //
 //===----------------------------------------------------------------------===//
 
@@ -60,6 +62,8 @@ std::string deviceDescription() {
 }
 
 void *deviceAlloc(size_t bytes, const char *what) {
+  if (capturing)
+    failDuringCapture("an allocation");
   size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   void *pointer =
       std::aligned_alloc(kAlignment, rounded ? rounded : kAlignment);
@@ -74,7 +78,11 @@ void *deviceAlloc(size_t bytes, const char *what) {
   return pointer;
 }
 
-void deviceFree(void *pointer) { std::free(pointer); }
+void deviceFree(void *pointer) {
+  if (capturing)
+    failDuringCapture("freeing device memory");
+  std::free(pointer);
+}
 
 void copyToDevice(void *device, const void *host, size_t bytes) {
   if (capturing)

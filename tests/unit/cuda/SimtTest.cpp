@@ -249,6 +249,15 @@ TEST(EmulatedDeviceDeathTest, HostCopyDuringCaptureFails) {
   deviceFree(x);
 }
 
+TEST(EmulatedDeviceDeathTest, AllocationDuringCaptureFails) {
+  EXPECT_DEATH(
+      {
+        Graph::beginCapture();
+        deviceAlloc(64, "x");
+      },
+      "an allocation while a CUDA graph is being captured");
+}
+
 TEST(EmulatedDevice, AllocationsArePoisoned) {
   float *x = static_cast<float *>(deviceAlloc(8 * sizeof(float), "x"));
   std::vector<float> host(8);
