@@ -475,7 +475,13 @@ LogicalResult LmHeadLossOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
-StringRef LmHeadLossOp::getKernelName() { return "lmHeadLoss"; }
+LogicalResult LmHeadLossOp::verify() {
+  return verifyPrecision(*this, getPrecision());
+}
+
+StringRef LmHeadLossOp::getKernelName() {
+  return getPrecision() == "bf16" ? "lmHeadLossBf16" : "lmHeadLoss";
+}
 
 SmallVector<int64_t> LmHeadLossOp::getKernelDims() {
   auto [rows, channels] = rowsAndCols(tensorOf(getX()));
@@ -631,7 +637,14 @@ LogicalResult LmHeadLossGradOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
-StringRef LmHeadLossGradOp::getKernelName() { return "lmHeadLossBackward"; }
+LogicalResult LmHeadLossGradOp::verify() {
+  return verifyPrecision(*this, getPrecision());
+}
+
+StringRef LmHeadLossGradOp::getKernelName() {
+  return getPrecision() == "bf16" ? "lmHeadLossBackwardBf16"
+                                  : "lmHeadLossBackward";
+}
 
 SmallVector<int64_t> LmHeadLossGradOp::getKernelDims() {
   auto [rows, channels] = rowsAndCols(tensorOf(getX()));

@@ -304,6 +304,8 @@ def Gptc_LmHeadLossOp : Gptc_Op<"lm_head_loss", [Pure, InferTypeOpAdaptor,
   let description = [{
     `linear` → `softcap` → `cross_entropy` as one op whose kernel works on a
     few rows at a time, so the [B, T, V] logits never exist.
+    `precision = "bf16"` rounds x and w to bfloat16 for the logits' product,
+    which still accumulates in float32 (gptc-matmul-precision sets it).
 
     ```mlir
     %loss = gptc.lm_head_loss %x, %w, %targets {cap = 1.5e+01 : f32, ignore_index = -1 : i32}
@@ -312,12 +314,14 @@ def Gptc_LmHeadLossOp : Gptc_Op<"lm_head_loss", [Pure, InferTypeOpAdaptor,
   }];
   let arguments = (ins Gptc_F32Tensor:$x, Gptc_F32Tensor:$weight,
                        Gptc_I32Tensor:$targets, F32Attr:$cap,
-                       I32Attr:$ignore_index);
+                       I32Attr:$ignore_index,
+                       DefaultValuedAttr<Gptc_PrecisionAttr, "\"f32\"">:$precision);
   let results = (outs 0DTensorOf<[F32]>:$loss);
   let assemblyFormat = [{
     $x `,` $weight `,` $targets attr-dict `:` type($x) `,` type($weight) `,`
     type($targets) `->` type($loss)
   }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -442,6 +446,8 @@ def Gptc_LmHeadLossGradOp : Gptc_Op<"lm_head_loss_grad", [Pure,
     Per chunk of rows: logits z = x·wᵀ, s = cap·tanh(z/cap), then
     dz = dloss·(softmax(s) − onehot(target))·(1 − (s/cap)²)/N, consumed at
     once by dx = dz·w and dw += dzᵀ·x. N counts non-ignored targets.
+    `precision = "bf16"` rounds the inputs of the three products (x, w and
+    dz) to bfloat16; they still accumulate in float32.
 
     ```mlir
     %dx, %dw = gptc.lm_head_loss_grad %x, %w, %targets, %dloss {cap = 1.5e+01 : f32, ignore_index = -1 : i32}
@@ -451,13 +457,15 @@ def Gptc_LmHeadLossGradOp : Gptc_Op<"lm_head_loss_grad", [Pure,
   }];
   let arguments = (ins Gptc_F32Tensor:$x, Gptc_F32Tensor:$weight,
                        Gptc_I32Tensor:$targets, 0DTensorOf<[F32]>:$grad_loss,
-                       F32Attr:$cap, I32Attr:$ignore_index);
+                       F32Attr:$cap, I32Attr:$ignore_index,
+                       DefaultValuedAttr<Gptc_PrecisionAttr, "\"f32\"">:$precision);
   let results = (outs Gptc_F32Tensor:$grad_x, Gptc_F32Tensor:$grad_weight);
   let assemblyFormat = [{
     $x `,` $weight `,` $targets `,` $grad_loss attr-dict `:` type($x) `,`
     type($weight) `,` type($targets) `,` type($grad_loss) `->` type($grad_x)
     `,` type($grad_weight)
   }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

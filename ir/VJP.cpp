@@ -83,8 +83,8 @@ SmallVector<Value> CausalAttentionOp::buildVJP(OpBuilder &b,
 // get no gradient.
 SmallVector<Value> LmHeadLossOp::buildVJP(OpBuilder &b,
                                           ArrayRef<Value> resultGrads) {
-  auto grad = b.create<LmHeadLossGradOp>(getLoc(), getX(), getWeight(),
-                                         getTargets(), single(resultGrads),
-                                         getCapAttr(), getIgnoreIndexAttr());
+  auto grad = b.create<LmHeadLossGradOp>(
+      getLoc(), getX(), getWeight(), getTargets(), single(resultGrads),
+      getCapAttr(), getIgnoreIndexAttr(), getPrecisionAttr());
   return {grad.getGradX(), grad.getGradWeight(), Value()};
 }

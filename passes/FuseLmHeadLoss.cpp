@@ -33,12 +33,14 @@ struct FuseLmHeadLossPattern : OpRewritePattern<CrossEntropyOp> {
     if (!head || !head->hasOneUse())
       return rewriter.notifyMatchFailure(loss, "softcap input is not a lone "
                                                "linear");
-    // The fused op keeps the three model-part names.
+    // The fused op keeps the three model-part names and the head's
+    // precision.
     Location loc =
         rewriter.getFusedLoc({head.getLoc(), softcap.getLoc(), loss.getLoc()});
     auto fused = rewriter.create<LmHeadLossOp>(
         loc, head.getX(), head.getWeight(), loss.getTargets(),
-        softcap.getCapAttr(), loss.getIgnoreIndexAttr());
+        softcap.getCapAttr(), loss.getIgnoreIndexAttr(),
+        head.getPrecisionAttr());
     rewriter.replaceOp(loss, fused.getLoss());
     return success();
   }

@@ -1,12 +1,14 @@
 //===- MatmulPrecision.cpp - gptc-matmul-precision ------------------------===//
 //
-// Sets the number format of every matrix product (linear and its gradient).
+// Sets the number format of every matrix product: linear, the fused lm_head
+// loss, and their gradients.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace gptc {
 #define GEN_PASS_DEF_MATMULPRECISION
@@ -29,13 +31,12 @@ struct MatmulPrecision : gptc::impl::MatmulPrecisionBase<MatmulPrecision> {
     }
     StringAttr format = StringAttr::get(&getContext(), precision);
     getOperation().walk([&](Operation *op) {
-      if (auto linear = dyn_cast<LinearOp>(op))
-        linear.setPrecisionAttr(format);
-      else if (auto grad = dyn_cast<LinearGradOp>(op))
-        grad.setPrecisionAttr(format);
-      else
-        return;
-      ++numProducts;
+      TypeSwitch<Operation *>(op)
+          .Case<LinearOp, LinearGradOp, LmHeadLossOp, LmHeadLossGradOp>(
+              [&](auto product) {
+                product.setPrecisionAttr(format);
+                ++numProducts;
+              });
     });
   }
 };

@@ -203,18 +203,24 @@ def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
 def MatmulPrecision : Pass<"gptc-matmul-precision", "::mlir::ModuleOp"> {
   let summary = "Choose the number format of every matrix product";
   let description = [{
-    Sets `precision` on every `gptc.linear` and `gptc.linear_grad`:
-    `bf16` rounds their inputs to bfloat16 (the weights stay float32 master
-    copies, products accumulate in float32), `f32` keeps them exact. The
-    fused lm_head loss and attention stay in float32.
+    Sets `precision` on every `gptc.linear`, `gptc.lm_head_loss` and their
+    gradients `gptc.linear_grad` and `gptc.lm_head_loss_grad`: `bf16` rounds
+    the inputs of their matrix products to bfloat16 (the weights stay
+    float32 master copies, products accumulate in float32; the lm_head
+    loss's soft-cap and cross-entropy stay float32), `f32` keeps them exact.
+    Attention stays in float32.
 
     Before:
     ```mlir
     %q = gptc.linear %u, %wq : tensor<2x16x64xf32>, tensor<64x64xf32> -> tensor<2x16x64xf32>
+    %loss = gptc.lm_head_loss %x, %w, %targets {cap = 1.5e+01 : f32, ignore_index = -1 : i32}
+        : tensor<2x16x64xf32>, tensor<97x64xf32>, tensor<2x16xi32> -> tensor<f32>
     ```
     After (`precision=bf16`):
     ```mlir
     %q = gptc.linear %u, %wq {precision = "bf16"} : tensor<2x16x64xf32>, tensor<64x64xf32> -> tensor<2x16x64xf32>
+    %loss = gptc.lm_head_loss %x, %w, %targets {cap = 1.5e+01 : f32, ignore_index = -1 : i32, precision = "bf16"}
+        : tensor<2x16x64xf32>, tensor<97x64xf32>, tensor<2x16xi32> -> tensor<f32>
     ```
   }];
   let dependentDialects = ["::gptc::GptcDialect"];

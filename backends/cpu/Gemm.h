@@ -1,7 +1,8 @@
 //===- Gemm.h - the runtime's single-precision GEMM -------------*- C++ -*-===//
 //
 // Private to the CPU kernels: the oneDNN sgemm call that the GEMM-based
-// kernels (linear, unfused attention, the lm_head losses) share.
+// kernels (linear, unfused attention, the lm_head losses) share, and the
+// bfloat16 matmul of their *Bf16 variants (MatmulBf16.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +21,18 @@ namespace gptc::cpu {
 void sgemm(char transA, char transB, int64_t m, int64_t n, int64_t k,
            float alpha, const float *a, int64_t lda, const float *b,
            int64_t ldb, float beta, float *c, int64_t ldc);
+
+/// bf16[n] = x[n] rounded to bfloat16 (ties to even), as the bits that
+/// gptc::f32ToBf16 gives.
+void toBf16(const float *x, uint16_t *bf16, int64_t n);
+
+/// c[m, n] = op(a) · op(b), or c += op(a) · op(b) with accumulate, with a
+/// and b bfloat16 (toBf16's bits) and c float, all contiguous row-major:
+/// op(a) is [m, k], stored [k, m] with transA, and op(b) is [k, n], stored
+/// [n, k] with transB. The products are summed in float by oneDNN's matmul
+/// primitive, created once per shape and thread count.
+void gemmBf16(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
+              const uint16_t *a, const uint16_t *b, float *c, bool accumulate);
 
 } // namespace gptc::cpu
 

@@ -268,6 +268,23 @@ void lmHeadLossBackward(const float *x, const float *w, const int32_t *targets,
                         const float *dloss, float *dx, float *dw, int64_t rows,
                         int64_t C, int64_t V, float cap, int32_t ignoreIndex);
 
+/// lmHeadLoss on bfloat16 inputs (`gptc compile --precision=bf16`): the
+/// logits' products take x and w rounded to bfloat16 (ties to even) and sum
+/// in float, as linearBf16's; the soft-cap and the loss stay float (sums in
+/// double).
+void lmHeadLossBf16(const float *x, const float *w, const int32_t *targets,
+                    float *loss, int64_t rows, int64_t C, int64_t V, float cap,
+                    int32_t ignoreIndex);
+
+/// lmHeadLossBackward on bfloat16 inputs, as lmHeadLossBf16: the logits are
+/// recomputed from x and w rounded to bfloat16, and dx = dz · w and
+/// dw = dzᵀ · x take dz, w and x rounded to bfloat16, with float sums; dx
+/// and dw float (overwritten).
+void lmHeadLossBackwardBf16(const float *x, const float *w,
+                            const int32_t *targets, const float *dloss,
+                            float *dx, float *dw, int64_t rows, int64_t C,
+                            int64_t V, float cap, int32_t ignoreIndex);
+
 } // namespace gptc::cpu
 
 #endif // GPTC_BACKENDS_CPU_KERNELS_H

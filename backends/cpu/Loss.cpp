@@ -7,6 +7,8 @@
 // same chunk, turns each row into the logits' gradient in place and
 // consumes the chunk at once with two more GEMMs. Row losses are summed
 // serially in row order, so that sum does not depend on the thread count.
+// The *Bf16 variants run the same chunks with the GEMMs on bfloat16 inputs:
+// w rounded once per call, each chunk's x and dz as they come.
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,11 +60,67 @@ float meanLoss(const std::vector<double> &rowLosses, const int32_t *targets,
                       : static_cast<float>(total / counted);
 }
 
-/// z[rows, V] = x[rows, C] · w[V, C]ᵀ: the logits of a chunk of rows.
-void chunkLogits(const float *x, const float *w, float *z, int64_t rows,
-                 int64_t C, int64_t V) {
-  sgemm('N', 'T', rows, V, C, 1.0f, x, C, w, C, 0.0f, z, V);
-}
+/// The three matrix products of the lm_head losses for one chunk of rows,
+/// on float inputs or, with bf16, on inputs rounded to bfloat16 (as
+/// linearBf16 does) with float sums. The bfloat16 copies live in workspace
+/// slots 1 to 3; slot 0 is the chunk's logits.
+class ChunkProducts {
+public:
+  ChunkProducts(const float *w, // [V, C]
+                int64_t C, int64_t V, bool bf16)
+      : w(w), C(C), V(V), bf16(bf16) {
+    if (bf16) {
+      wBf16 = bf16Workspace(1, V * C);
+      toBf16(w, wBf16, V * C);
+    }
+  }
+
+  /// Makes x[chunk, C] the rows that the next products take.
+  void setRows(const float *rows, // [chunk, C]
+               int64_t rowCount) {
+    x = rows;
+    chunk = rowCount;
+    if (bf16) {
+      xBf16 = bf16Workspace(2, chunk * C);
+      toBf16(x, xBf16, chunk * C);
+    }
+  }
+
+  /// z[chunk, V] = x · wᵀ: the chunk's logits.
+  void logits(float *z) const { // [chunk, V]
+    if (bf16)
+      gemmBf16(false, true, chunk, V, C, xBf16, wBf16, z,
+               /*accumulate=*/false);
+    else
+      sgemm('N', 'T', chunk, V, C, 1.0f, x, C, w, C, 0.0f, z, V);
+  }
+
+  /// dx[chunk, C] = dz · w and dw[V, C] += dzᵀ · x.
+  void backward(const float *dz, // [chunk, V]
+                float *dx,       // [chunk, C]
+                float *dw) {     // [V, C]
+    if (bf16) {
+      uint16_t *dzBf16 = bf16Workspace(3, chunk * V);
+      toBf16(dz, dzBf16, chunk * V);
+      gemmBf16(false, false, chunk, C, V, dzBf16, wBf16, dx,
+               /*accumulate=*/false);
+      gemmBf16(true, false, V, C, chunk, dzBf16, xBf16, dw,
+               /*accumulate=*/true);
+      return;
+    }
+    sgemm('N', 'N', chunk, C, V, 1.0f, dz, V, w, C, 0.0f, dx, C);
+    sgemm('T', 'N', V, C, chunk, 1.0f, dz, V, x, C, 1.0f, dw, C);
+  }
+
+private:
+  const float *w; // [V, C]
+  int64_t C, V;
+  bool bf16;
+  uint16_t *wBf16 = nullptr; // [V, C] when bf16
+  const float *x = nullptr;  // [chunk, C]
+  int64_t chunk = 0;
+  uint16_t *xBf16 = nullptr; // [chunk, C] when bf16
+};
 
 /// Soft-caps row[V] in place, s = cap·tanh(z/cap), and returns the
 /// log-sum-exp of s.
@@ -87,17 +145,22 @@ void crossEntropy(const float *logits,    // [rows, V]
   loss[0] = meanLoss(rowLosses, targets, ignoreIndex);
 }
 
-void lmHeadLoss(const float *x,         // [rows, C]
-                const float *w,         // [V, C]
-                const int32_t *targets, // [rows]
-                float *loss,            // [1]
-                int64_t rows, int64_t C, int64_t V, float cap,
-                int32_t ignoreIndex) {
+namespace {
+
+/// lmHeadLoss, with its logits' GEMM on bfloat16 inputs when bf16.
+void lmHeadLossChunked(const float *x,         // [rows, C]
+                       const float *w,         // [V, C]
+                       const int32_t *targets, // [rows]
+                       float *loss,            // [1]
+                       int64_t rows, int64_t C, int64_t V, float cap,
+                       int32_t ignoreIndex, bool bf16) {
   float *logits = workspace(0, std::min(rows, kChunkRows) * V);
+  ChunkProducts products(w, C, V, bf16);
   std::vector<double> rowLosses(rows, 0.0);
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
     const int64_t chunk = std::min(kChunkRows, rows - r0);
-    chunkLogits(x + r0 * C, w, logits, chunk, C, V);
+    products.setRows(x + r0 * C, chunk);
+    products.logits(logits);
 #pragma omp parallel for
     for (int64_t r = 0; r < chunk; ++r) {
       const int32_t target = targets[r0 + r];
@@ -110,14 +173,15 @@ void lmHeadLoss(const float *x,         // [rows, C]
   loss[0] = meanLoss(rowLosses, targets, ignoreIndex);
 }
 
-void lmHeadLossBackward(const float *x,         // [rows, C]
-                        const float *w,         // [V, C]
-                        const int32_t *targets, // [rows]
-                        const float *dloss,     // [1]
-                        float *dx,              // [rows, C]
-                        float *dw,              // [V, C]
-                        int64_t rows, int64_t C, int64_t V, float cap,
-                        int32_t ignoreIndex) {
+/// lmHeadLossBackward, with its GEMMs on bfloat16 inputs when bf16.
+void lmHeadLossBackwardChunked(const float *x,         // [rows, C]
+                               const float *w,         // [V, C]
+                               const int32_t *targets, // [rows]
+                               const float *dloss,     // [1]
+                               float *dx,              // [rows, C]
+                               float *dw,              // [V, C]
+                               int64_t rows, int64_t C, int64_t V, float cap,
+                               int32_t ignoreIndex, bool bf16) {
   const int64_t counted = countTargets(targets, rows, ignoreIndex);
   // With every row ignored, every row's gradient is 0.
   const float rowFactor =
@@ -126,9 +190,11 @@ void lmHeadLossBackward(const float *x,         // [rows, C]
           : static_cast<float>(static_cast<double>(dloss[0]) / counted);
   fill(dw, V * C, 0.0f);
   float *logits = workspace(0, std::min(rows, kChunkRows) * V);
+  ChunkProducts products(w, C, V, bf16);
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
     const int64_t chunk = std::min(kChunkRows, rows - r0);
-    chunkLogits(x + r0 * C, w, logits, chunk, C, V);
+    products.setRows(x + r0 * C, chunk);
+    products.logits(logits);
     // Each row of logits becomes its gradient dz in place while it is in
     // cache: with s = cap·tanh(z/cap), ds/dz = 1 − tanh² = 1 − (s/cap)².
 #pragma omp parallel for
@@ -148,9 +214,54 @@ void lmHeadLossBackward(const float *x,         // [rows, C]
         row[j] = rowFactor * (probability - onehot) * (1.0f - tanh * tanh);
       }
     }
-    sgemm('N', 'N', chunk, C, V, 1.0f, logits, V, w, C, 0.0f, dx + r0 * C, C);
-    sgemm('T', 'N', V, C, chunk, 1.0f, logits, V, x + r0 * C, C, 1.0f, dw, C);
+    products.backward(logits, dx + r0 * C, dw);
   }
+}
+
+} // namespace
+
+void lmHeadLoss(const float *x,         // [rows, C]
+                const float *w,         // [V, C]
+                const int32_t *targets, // [rows]
+                float *loss,            // [1]
+                int64_t rows, int64_t C, int64_t V, float cap,
+                int32_t ignoreIndex) {
+  lmHeadLossChunked(x, w, targets, loss, rows, C, V, cap, ignoreIndex,
+                    /*bf16=*/false);
+}
+
+void lmHeadLossBf16(const float *x,         // [rows, C]
+                    const float *w,         // [V, C]
+                    const int32_t *targets, // [rows]
+                    float *loss,            // [1]
+                    int64_t rows, int64_t C, int64_t V, float cap,
+                    int32_t ignoreIndex) {
+  lmHeadLossChunked(x, w, targets, loss, rows, C, V, cap, ignoreIndex,
+                    /*bf16=*/true);
+}
+
+void lmHeadLossBackward(const float *x,         // [rows, C]
+                        const float *w,         // [V, C]
+                        const int32_t *targets, // [rows]
+                        const float *dloss,     // [1]
+                        float *dx,              // [rows, C]
+                        float *dw,              // [V, C]
+                        int64_t rows, int64_t C, int64_t V, float cap,
+                        int32_t ignoreIndex) {
+  lmHeadLossBackwardChunked(x, w, targets, dloss, dx, dw, rows, C, V, cap,
+                            ignoreIndex, /*bf16=*/false);
+}
+
+void lmHeadLossBackwardBf16(const float *x,         // [rows, C]
+                            const float *w,         // [V, C]
+                            const int32_t *targets, // [rows]
+                            const float *dloss,     // [1]
+                            float *dx,              // [rows, C]
+                            float *dw,              // [V, C]
+                            int64_t rows, int64_t C, int64_t V, float cap,
+                            int32_t ignoreIndex) {
+  lmHeadLossBackwardChunked(x, w, targets, dloss, dx, dw, rows, C, V, cap,
+                            ignoreIndex, /*bf16=*/true);
 }
 
 } // namespace gptc::cpu

@@ -2,7 +2,8 @@
 //
 // linearBf16 and linearBackwardBf16 round their float operands to bfloat16
 // into per-thread workspaces, then multiply them with oneDNN's matmul
-// primitive (AMX tiles or AVX512-BF16, float accumulation, float results).
+// primitive (AMX tiles or AVX512-BF16, float accumulation, float results),
+// which gemmBf16 offers the bf16 lm_head losses too.
 // Creating a matmul primitive costs far more than running a small one, so
 // the primitives are cached by shape and created once per run. A decode
 // step's few rows take an AVX512-BF16 matrix-vector path instead, which
@@ -10,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "backends/cpu/Gemm.h"
 #include "backends/cpu/Kernels.h"
 #include "backends/cpu/Workspace.h"
 
@@ -27,19 +29,19 @@
 namespace gptc::cpu {
 namespace {
 
-/// c[m, n] = op(a)[m, k] · op(b)[k, n] with a and b bfloat16 and c float,
-/// all row-major; op(a) is stored as [k, m] when transA is set, op(b) as
-/// [n, k] when transB is.
+/// c[m, n] = op(a)[m, k] · op(b)[k, n], or c += it with accumulate, with a
+/// and b bfloat16 and c float, all row-major; op(a) is stored as [k, m]
+/// when transA is set, op(b) as [n, k] when transB is.
 struct MatmulShape {
   int64_t m, k, n;
-  bool transA, transB;
+  bool transA, transB, accumulate;
   /// oneDNN fixes the thread count of a primitive when it creates it.
   int threads;
 
   bool operator<(const MatmulShape &other) const {
-    return std::tie(m, k, n, transA, transB, threads) <
+    return std::tie(m, k, n, transA, transB, accumulate, threads) <
            std::tie(other.m, other.k, other.n, other.transA, other.transB,
-                    other.threads);
+                    other.accumulate, other.threads);
   }
 };
 
@@ -109,10 +111,24 @@ const_dnnl_primitive_t matmulPrimitive(const MatmulShape &shape) {
   dnnl_matmul_desc_t desc;
   check(dnnl_matmul_desc_init(&desc, &a, &b, nullptr, &c),
         "dnnl_matmul_desc_init", shape);
+  // Accumulating is a sum post-op: c = 1·c + op(a) · op(b).
+  dnnl_primitive_attr_t attr;
+  check(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create", shape);
+  if (shape.accumulate) {
+    dnnl_post_ops_t postOps;
+    check(dnnl_post_ops_create(&postOps), "dnnl_post_ops_create", shape);
+    check(dnnl_post_ops_append_sum(postOps, 1.0f), "dnnl_post_ops_append_sum",
+          shape);
+    check(dnnl_primitive_attr_set_post_ops(attr, postOps),
+          "dnnl_primitive_attr_set_post_ops", shape);
+    check(dnnl_post_ops_destroy(postOps), "dnnl_post_ops_destroy", shape);
+  }
   dnnl_primitive_desc_t primitiveDesc;
-  check(dnnl_primitive_desc_create(&primitiveDesc, &desc, nullptr,
+  check(dnnl_primitive_desc_create(&primitiveDesc, &desc, attr,
                                    dnnl(shape).engine, nullptr),
         "dnnl_primitive_desc_create", shape);
+  check(dnnl_primitive_attr_destroy(attr), "dnnl_primitive_attr_destroy",
+        shape);
   check(dnnl_primitive_create(&entry->second, primitiveDesc),
         "dnnl_primitive_create", shape);
   check(dnnl_primitive_desc_destroy(primitiveDesc),
@@ -140,7 +156,7 @@ private:
   dnnl_memory_t memory;
 };
 
-/// c = op(a) · op(b) as `shape` describes, c overwritten.
+/// c = op(a) · op(b), or c += it, as `shape` describes.
 void matmulBf16(const MatmulShape &shape,
                 const uint16_t *a, // op(a) [m, k]
                 const uint16_t *b, // op(b) [k, n]
@@ -149,7 +165,8 @@ void matmulBf16(const MatmulShape &shape,
     return;
   // The empty sum: oneDNN would leave c alone.
   if (shape.k == 0) {
-    fill(c, shape.m * shape.n, 0.0f);
+    if (!shape.accumulate)
+      fill(c, shape.m * shape.n, 0.0f);
     return;
   }
   const_dnnl_primitive_t primitive = matmulPrimitive(shape);
@@ -172,15 +189,6 @@ void matmulBf16(const MatmulShape &shape,
   check(dnnl_primitive_execute(primitive, stream, 3, args),
         "dnnl_primitive_execute", shape);
   check(dnnl_stream_wait(stream), "dnnl_stream_wait", shape);
-}
-
-/// bf16[n] = x[n] rounded to bfloat16 (ties to even).
-void toBf16(const float *x, // [n]
-            uint16_t *bf16, // [n]
-            int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i)
-    bf16[i] = f32ToBf16(x[i]);
 }
 
 #ifdef __AVX512BF16__
@@ -263,6 +271,23 @@ void gemvBf16(const float *x, // [Rows, in]
 
 } // namespace
 
+void toBf16(const float *x, // [n]
+            uint16_t *bf16, // [n]
+            int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i)
+    bf16[i] = f32ToBf16(x[i]);
+}
+
+void gemmBf16(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
+              const uint16_t *a, // op(a) [m, k]
+              const uint16_t *b, // op(b) [k, n]
+              float *c,          // [m, n]
+              bool accumulate) {
+  matmulBf16({m, k, n, transA, transB, accumulate, omp_get_max_threads()}, a, b,
+             c);
+}
+
 void linearBf16(const float *x, // [rows, in]
                 const float *w, // [out, in]
                 float *y,       // [rows, out]
@@ -286,8 +311,7 @@ void linearBf16(const float *x, // [rows, in]
   uint16_t *wBf16 = bf16Workspace(1, out * in);  // [out, in]
   toBf16(x, xBf16, rows * in);
   toBf16(w, wBf16, out * in);
-  matmulBf16({rows, in, out, false, true, omp_get_max_threads()}, xBf16, wBf16,
-             y);
+  gemmBf16(false, true, rows, out, in, xBf16, wBf16, y, /*accumulate=*/false);
 }
 
 void linearBackwardBf16(const float *dy, // [rows, out]
@@ -302,10 +326,10 @@ void linearBackwardBf16(const float *dy, // [rows, out]
   toBf16(dy, dyBf16, rows * out);
   toBf16(x, xBf16, rows * in);
   toBf16(w, wBf16, out * in);
-  const int threads = omp_get_max_threads();
   // dx = dy · w, then dw = dyᵀ · x.
-  matmulBf16({rows, out, in, false, false, threads}, dyBf16, wBf16, dx);
-  matmulBf16({out, rows, in, true, false, threads}, dyBf16, xBf16, dw);
+  gemmBf16(false, false, rows, in, out, dyBf16, wBf16, dx,
+           /*accumulate=*/false);
+  gemmBf16(true, false, out, in, rows, dyBf16, xBf16, dw, /*accumulate=*/false);
 }
 
 } // namespace gptc::cpu

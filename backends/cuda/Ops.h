@@ -185,6 +185,24 @@ void lmHeadLossBackward(const float *x, const float *w, const int32_t *targets,
                         const float *dloss, float *dx, float *dw, int64_t rows,
                         int64_t C, int64_t V, float cap, int32_t ignoreIndex);
 
+/// lmHeadLoss on bfloat16 inputs (`gptc compile --precision=bf16`): w is
+/// rounded to bfloat16 (ties to even) once per call and each chunk of x as
+/// it comes, by the conversion kernel into scratch buffers, and the chunk's
+/// logits are one cuBLASLt GEMM on the tensor cores (products summed in
+/// float), as in linearBf16; the soft-cap and the loss stay float.
+void lmHeadLossBf16(const float *x, const float *w, const int32_t *targets,
+                    float *loss, int64_t rows, int64_t C, int64_t V, float cap,
+                    int32_t ignoreIndex);
+
+/// lmHeadLossBackward on bfloat16 inputs, as lmHeadLossBf16: the logits are
+/// recomputed from x and w rounded to bfloat16, and each chunk's dz is
+/// rounded to bfloat16 for dx = dz · w and dw = dzᵀ · x (float sums); dx and
+/// dw float (overwritten).
+void lmHeadLossBackwardBf16(const float *x, const float *w,
+                            const int32_t *targets, const float *dloss,
+                            float *dx, float *dw, int64_t rows, int64_t C,
+                            int64_t V, float cap, int32_t ignoreIndex);
+
 /// y[R, T, H, D] = rope(x) with row r's token t at position
 /// positions[r] + t (nanochat's half-split rotation, as `rope`): rope's
 /// kernel, reading the positions on the device. cos and sin of each angle

@@ -15,12 +15,17 @@ struct Buffer {
 Buffer buffers[size_t(Scratch::Count)];
 
 /// What each slot holds, for allocation failures.
-const char *const kSlotNames[] = {
-    "the bf16 GEMM operand A",     "the bf16 GEMM operand B",
-    "a chunk of lm_head logits",   "a chunk of lm_head logit gradients",
-    "the per-row losses",          "the cuBLASLt workspace",
-    "the decode attention splits", "the attention gradient's row sums",
-    "cuDNN attention's tensors",   "cuDNN attention's workspace"};
+const char *const kSlotNames[] = {"the bf16 GEMM operand A",
+                                  "the bf16 GEMM operand B",
+                                  "a chunk of lm_head logits",
+                                  "a chunk of lm_head logit gradients",
+                                  "a chunk of bf16 lm_head logit gradients",
+                                  "the per-row losses",
+                                  "the cuBLASLt workspace",
+                                  "the decode attention splits",
+                                  "the attention gradient's row sums",
+                                  "cuDNN attention's tensors",
+                                  "cuDNN attention's workspace"};
 static_assert(sizeof(kSlotNames) / sizeof(kSlotNames[0]) ==
                   size_t(Scratch::Count),
               "one name per scratch slot");

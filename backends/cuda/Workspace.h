@@ -27,13 +27,16 @@
 namespace gptc::cuda {
 
 enum class Scratch {
-  /// bf16 copies of the operands of linearBf16 and linearBackwardBf16.
+  /// bf16 copies of the operands of linearBf16 and linearBackwardBf16, and
+  /// of x's chunks (GemmA) and w (GemmB) in lmHeadLoss[Backward]Bf16.
   GemmA,
   GemmB,
   /// A chunk of the lm_head logits of lmHeadLoss[Backward], [chunk, V].
   Logits,
   /// Their gradient in lmHeadLossBackward, [chunk, V].
   LogitsGrad,
+  /// Its bf16 copy in lmHeadLossBackwardBf16, [chunk, V].
+  LogitsGradBf16,
   /// The per-row losses of crossEntropy and lmHeadLoss (double [rows]), or
   /// lmHeadLossBackward's gradient scale (float [1]).
   LossRows,

@@ -64,3 +64,21 @@ func.func @attention_grad_lse(%q: tensor<1x4x1x8xf32>, %lse: tensor<1x4xf32>) {
   %0, %1, %2 = gptc.causal_attention_grad %q, %q, %q, %q, %lse, %q {scale = 1.0 : f32} : tensor<1x4x1x8xf32>, tensor<1x4x1x8xf32>, tensor<1x4x1x8xf32>, tensor<1x4x1x8xf32>, tensor<1x4xf32>, tensor<1x4x1x8xf32> -> tensor<1x4x1x8xf32>, tensor<1x4x1x8xf32>, tensor<1x4x1x8xf32>
   return
 }
+
+// -----
+
+// Tests that the fused loss's precision is f32 or bf16.
+func.func @lm_head_precision(%x: tensor<4x8xf32>, %w: tensor<16x8xf32>, %t: tensor<4xi32>) {
+  // expected-error @+1 {{'gptc.lm_head_loss' op precision must be "f32" or "bf16", got "fp8"}}
+  %0 = gptc.lm_head_loss %x, %w, %t {cap = 15.0 : f32, ignore_index = -1 : i32, precision = "fp8"} : tensor<4x8xf32>, tensor<16x8xf32>, tensor<4xi32> -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests the fused loss gradient's precision likewise.
+func.func @lm_head_grad_precision(%x: tensor<4x8xf32>, %w: tensor<16x8xf32>, %t: tensor<4xi32>, %dl: tensor<f32>) {
+  // expected-error @+1 {{'gptc.lm_head_loss_grad' op precision must be "f32" or "bf16", got "tf32"}}
+  %0, %1 = gptc.lm_head_loss_grad %x, %w, %t, %dl {cap = 15.0 : f32, ignore_index = -1 : i32, precision = "tf32"} : tensor<4x8xf32>, tensor<16x8xf32>, tensor<4xi32>, tensor<f32> -> tensor<4x8xf32>, tensor<16x8xf32>
+  return
+}

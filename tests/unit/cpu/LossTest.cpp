@@ -1,7 +1,9 @@
 //===- LossTest.cpp - tests of crossEntropy and the fused lm_head losses --===//
 //
 // The lm_head losses work on chunks of 128 rows: the shapes below include
-// row counts below, equal to and between multiples of that.
+// row counts below, equal to and between multiples of that. The *Bf16
+// variants are checked against the double reference on inputs rounded to
+// bfloat16.
 //
 //===----------------------------------------------------------------------===//
 
@@ -82,21 +84,30 @@ struct LmHeadProblem {
       targets[r] = kIgnore;
   }
 
-  float loss(float cap) const {
+  /// lmHeadLoss, or lmHeadLossBf16 with bf16.
+  float loss(float cap, bool bf16 = false) const {
     float result = 0.0f;
-    lmHeadLoss(x.data(), w.data(), targets.data(), &result, rows, C, V, cap,
-               kIgnore);
+    (bf16 ? lmHeadLossBf16 : lmHeadLoss)(x.data(), w.data(), targets.data(),
+                                         &result, rows, C, V, cap, kIgnore);
     return result;
   }
 
-  /// lmHeadLossBackward on outputs filled with NaN, so that an element left
-  /// unwritten fails.
+  /// lmHeadLossBackward, or lmHeadLossBackwardBf16 with bf16, on outputs
+  /// filled with NaN, so that an element left unwritten fails.
   void backward(float dloss, float cap, std::vector<float> &dx,
-                std::vector<float> &dw) const {
+                std::vector<float> &dw, bool bf16 = false) const {
     dx.assign(rows * C, std::numeric_limits<float>::quiet_NaN());
     dw.assign(V * C, std::numeric_limits<float>::quiet_NaN());
-    lmHeadLossBackward(x.data(), w.data(), targets.data(), &dloss, dx.data(),
-                       dw.data(), rows, C, V, cap, kIgnore);
+    (bf16 ? lmHeadLossBackwardBf16
+          : lmHeadLossBackward)(x.data(), w.data(), targets.data(), &dloss,
+                                dx.data(), dw.data(), rows, C, V, cap, kIgnore);
+  }
+
+  /// The number of rows whose target is not ignored.
+  double counted() const {
+    return static_cast<double>(
+        std::count_if(targets.begin(), targets.end(),
+                      [](int32_t target) { return target != kIgnore; }));
   }
 
   int64_t rows, C, V;
@@ -194,9 +205,7 @@ TEST(LmHeadLossBackward, MatchesDoubleReference) {
     std::vector<double> wantDx, wantDw;
     ref::lmHeadLossBackward(p.x, p.w, p.targets, dloss, p.C, p.V, kCap, kIgnore,
                             wantDx, wantDw);
-    const double counted = static_cast<double>(
-        std::count_if(p.targets.begin(), p.targets.end(),
-                      [](int32_t target) { return target != kIgnore; }));
+    const double counted = p.counted();
     EXPECT_TRUE(ref::allClose(dx, wantDx, 5e-6 / counted, 1e-5))
         << p.rows << "x" << p.C << " -> " << p.V;
     EXPECT_TRUE(ref::allClose(dw, wantDw, 5e-6 / counted, 1e-5))
@@ -209,6 +218,79 @@ TEST(LmHeadLossBackward, AllIgnoredGivesZeros) {
   std::fill(p.targets.begin(), p.targets.end(), kIgnore);
   std::vector<float> dx, dw;
   p.backward(1.0f, kCap, dx, dw);
+  EXPECT_TRUE(ref::allClose(dx, std::vector<double>(dx.size(), 0.0), 0.0, 0.0));
+  EXPECT_TRUE(ref::allClose(dw, std::vector<double>(dw.size(), 0.0), 0.0, 0.0));
+}
+
+/// values rounded to bfloat16, exactly, in double.
+std::vector<double> roundedToBf16(const std::vector<float> &values) {
+  std::vector<double> rounded(values.size());
+  for (size_t i = 0; i < values.size(); ++i)
+    rounded[i] = ref::roundBf16(values[i]);
+  return rounded;
+}
+
+TEST(LmHeadLossBf16, MatchesDoubleReferenceOnRoundedInputs) {
+  // A product of two bfloat16 values is exact in float, so the logits err
+  // only by the float rounding of their sums, as in
+  // LmHeadLoss.MatchesDoubleReference: atol 3e-6 on the mean loss, on 1 and
+  // 2 threads. Not rounding x or w moves a logit by about 2^-9·|x·w| per
+  // term and the loss by ≥ 1e-4.
+  uint32_t seed = 400;
+  for (const auto &shape : kLmHeadShapes) {
+    const LmHeadProblem p(shape[0], shape[1], shape[2], seed += 3);
+    const double want = ref::lmHeadLoss(roundedToBf16(p.x), roundedToBf16(p.w),
+                                        p.targets, p.C, p.V, kCap, kIgnore);
+    for (int threads : {1, 2}) {
+      ref::ThreadCount threadCount(threads);
+      EXPECT_NEAR(p.loss(kCap, /*bf16=*/true), want, 3e-6)
+          << p.rows << "x" << p.C << " -> " << p.V << ", " << threads
+          << " threads";
+    }
+  }
+}
+
+TEST(LmHeadLossBackwardBf16, MatchesDoubleReferenceOnRoundedInputs) {
+  // Against the double gradients of the loss of x and w rounded to
+  // bfloat16. The kernel also rounds dz to bfloat16 for dx = dz · w and
+  // dw = dzᵀ · x, a relative error of at most 2^-9 per element, which
+  // dominates the float errors (≲ 2e-6/N, see
+  // LmHeadLossBackward.MatchesDoubleReference). A row's |dz| sums to at most
+  // 2·dloss/N (its probabilities sum to 1) and |w| ≤ 2, so dx errs by at
+  // most 2^-7·dloss/N; the logits reach a few times the cap, so a row's dz
+  // is dominated by its target's and its most likely token's, and the
+  // measured error comes close (0.93 of it). A column of dz gathers the
+  // −dloss/N-sized terms of every row whose target it is and the
+  // probabilities of that token, so dw has no such bound; measured ≤
+  // 0.6·2^-6·dloss/N: atol 2^-6·dloss/N. A wrong row factor, chunk offset
+  // or ignored row errs by order dloss/N.
+  uint32_t seed = 420;
+  for (const auto &shape : kLmHeadShapes) {
+    const LmHeadProblem p(shape[0], shape[1], shape[2], seed += 3);
+    const float dloss = 0.7f;
+    std::vector<double> wantDx, wantDw;
+    ref::lmHeadLossBackward(roundedToBf16(p.x), roundedToBf16(p.w), p.targets,
+                            dloss, p.C, p.V, kCap, kIgnore, wantDx, wantDw);
+    const double step = dloss / p.counted();
+    for (int threads : {1, 2}) {
+      ref::ThreadCount threadCount(threads);
+      std::vector<float> dx, dw;
+      p.backward(dloss, kCap, dx, dw, /*bf16=*/true);
+      EXPECT_TRUE(ref::allClose(dx, wantDx, std::ldexp(step, -7) + 2e-6, 0.0))
+          << p.rows << "x" << p.C << " -> " << p.V << ", " << threads
+          << " threads";
+      EXPECT_TRUE(ref::allClose(dw, wantDw, std::ldexp(step, -6), 0.0))
+          << p.rows << "x" << p.C << " -> " << p.V << ", " << threads
+          << " threads";
+    }
+  }
+}
+
+TEST(LmHeadLossBackwardBf16, AllIgnoredGivesZeros) {
+  LmHeadProblem p(130, 8, 20, 440);
+  std::fill(p.targets.begin(), p.targets.end(), kIgnore);
+  std::vector<float> dx, dw;
+  p.backward(1.0f, kCap, dx, dw, /*bf16=*/true);
   EXPECT_TRUE(ref::allClose(dx, std::vector<double>(dx.size(), 0.0), 0.0, 0.0));
   EXPECT_TRUE(ref::allClose(dw, std::vector<double>(dw.size(), 0.0), 0.0, 0.0));
 }

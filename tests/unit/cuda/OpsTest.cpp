@@ -490,21 +490,41 @@ const int64_t kLmHeadShapes[][3] = {
     {1, 16, 50}, {7, 64, 1000}, {1100, 24, 300}, {600, 16, 301}};
 constexpr float kCap = 15.0f;
 
-TEST(CudaLmHeadLoss, MatchesCpu) {
-  // The logits' float sums run in another order (a few ulp), tanhf and
-  // expf against fastTanh and fastExp: ~1e-7 relative on the loss.
-  uint32_t seed = 600;
+/// Runs lmHeadLoss (or lmHeadLossBf16) both ways.
+void checkLmHeadLoss(bool bf16) {
+  uint32_t seed = bf16 ? 620 : 600;
   for (const auto &shape : kLmHeadShapes) {
     const LmHeadProblem p(shape[0], shape[1], shape[2], seed += 3);
     Buffer x(p.x, false), w(p.w, false), loss(1, false);
     float want = 0.0f;
-    lmHeadLoss(x.data(), w.data(), p.targets.data(), loss.data(), p.rows, p.C,
-               p.V, kCap, kIgnore);
-    cpu::lmHeadLoss(p.x.data(), p.w.data(), p.targets.data(), &want, p.rows,
-                    p.C, p.V, kCap, kIgnore);
+    (bf16 ? lmHeadLossBf16 : lmHeadLoss)(x.data(), w.data(), p.targets.data(),
+                                         loss.data(), p.rows, p.C, p.V, kCap,
+                                         kIgnore);
+    (bf16 ? cpu::lmHeadLossBf16
+          : cpu::lmHeadLoss)(p.x.data(), p.w.data(), p.targets.data(), &want,
+                             p.rows, p.C, p.V, kCap, kIgnore);
     EXPECT_NEAR(loss.values()[0], want, 1e-5 * std::fabs(want))
         << p.rows << "x" << p.C << " -> " << p.V;
   }
+}
+
+// The logits' float sums run in another order (a few ulp), tanhf and expf
+// against fastTanh and fastExp: ~1e-7 relative on the loss. bf16: the same
+// rounded inputs and exact products.
+TEST(CudaLmHeadLoss, MatchesCpu) { checkLmHeadLoss(false); }
+TEST(CudaLmHeadLossBf16, MatchesCpu) { checkLmHeadLoss(true); }
+
+TEST(CudaLmHeadLossBf16, RoundsInputsToBf16) {
+  // 1 + 2^-9 rounds to 1 in bfloat16 (ties to even), so with C = 8 every
+  // logit is 8, and with V = 2 equal logits the loss is exactly log 2.
+  const int64_t C = 8, V = 2;
+  const std::vector<float> ones(V * C, 1.0f + 1.0f / 512.0f);
+  const std::vector<int32_t> targets = {1};
+  Buffer x(std::vector<float>(ones.begin(), ones.begin() + C), false),
+      w(ones, false), loss(1, false);
+  lmHeadLossBf16(x.data(), w.data(), targets.data(), loss.data(), 1, C, V, kCap,
+                 kIgnore);
+  EXPECT_NEAR(loss.values()[0], std::log(2.0), 1e-7);
 }
 
 TEST(CudaLmHeadLoss, AllIgnoredIsNaN) {
@@ -516,27 +536,39 @@ TEST(CudaLmHeadLoss, AllIgnoredIsNaN) {
   EXPECT_TRUE(std::isnan(loss.values()[0]));
 }
 
-TEST(CudaLmHeadLossBackward, MatchesCpu) {
-  // dz carries the logits' few-ulp differences; dx and dw sum V and `rows`
-  // products in another order (dw over chunks of 512 rows, the CPU's of
-  // 128): ~1e-6 of the largest gradient.
-  uint32_t seed = 660;
+/// Runs lmHeadLossBackward (or lmHeadLossBackwardBf16) both ways.
+void checkLmHeadLossBackward(bool bf16, double tolerance) {
+  uint32_t seed = bf16 ? 700 : 660;
   for (const auto &shape : kLmHeadShapes) {
     const LmHeadProblem p(shape[0], shape[1], shape[2], seed += 3);
     Buffer x(p.x, false), w(p.w, false), dloss(std::vector<float>{0.7f}, false),
         dx(p.rows * p.C, false), dw(p.V * p.C, false);
     std::vector<float> wantDx(p.rows * p.C), wantDw(p.V * p.C);
-    lmHeadLossBackward(x.data(), w.data(), p.targets.data(), dloss.data(),
-                       dx.data(), dw.data(), p.rows, p.C, p.V, kCap, kIgnore);
+    (bf16 ? lmHeadLossBackwardBf16 : lmHeadLossBackward)(
+        x.data(), w.data(), p.targets.data(), dloss.data(), dx.data(),
+        dw.data(), p.rows, p.C, p.V, kCap, kIgnore);
     const float hostDloss = 0.7f;
-    cpu::lmHeadLossBackward(p.x.data(), p.w.data(), p.targets.data(),
-                            &hostDloss, wantDx.data(), wantDw.data(), p.rows,
-                            p.C, p.V, kCap, kIgnore);
-    EXPECT_TRUE(closeTo(dx.values(), wantDx, 1e-5))
+    (bf16 ? cpu::lmHeadLossBackwardBf16 : cpu::lmHeadLossBackward)(
+        p.x.data(), p.w.data(), p.targets.data(), &hostDloss, wantDx.data(),
+        wantDw.data(), p.rows, p.C, p.V, kCap, kIgnore);
+    EXPECT_TRUE(closeTo(dx.values(), wantDx, tolerance))
         << "dx " << p.rows << "x" << p.C << " -> " << p.V;
-    EXPECT_TRUE(closeTo(dw.values(), wantDw, 1e-5))
+    EXPECT_TRUE(closeTo(dw.values(), wantDw, tolerance))
         << "dw " << p.rows << "x" << p.C << " -> " << p.V;
   }
+}
+
+// dz carries the logits' few-ulp differences; dx and dw sum V and `rows`
+// products in another order (dw over chunks of 512 rows, the CPU's of 128):
+// ~1e-6 of the largest gradient. bf16: the same rounded x and w, but the
+// two sides' dz, a few ulp apart, now and then round to bfloat16 values one
+// bfloat16 ulp (2^-8 relative) apart, each moving a few sums by 2^-8 of one
+// of their terms (measured ≤ 5e-5 of the largest gradient).
+TEST(CudaLmHeadLossBackward, MatchesCpu) {
+  checkLmHeadLossBackward(false, 1e-5);
+}
+TEST(CudaLmHeadLossBackwardBf16, MatchesCpu) {
+  checkLmHeadLossBackward(true, 1e-4);
 }
 
 TEST(CudaLmHeadLossBackward, AllIgnoredGivesZeroGradients) {
