@@ -66,11 +66,10 @@ def kernels(L, C, H, Hkv, V, B, T, precision):
                  L * 3 * 10 * (2 * N * C + qk + N * F), L * 3 * stream_fwd,
                  BF16_FLOPS, 0.80, "streaming with float4 loads; one launch "
                  "per op, no elementwise fusion, fp32 activations"))
-    rows.append(("lmHeadLoss fwd+bwd (chunked)",
-                 "cuBLASLt fp32 SIMT + own CE", 6 * N * C * V,
-                 f4 * (N * V * 4 + C * V * 3 + N * C * 3), FP32_FLOPS, 0.70,
-                 "fp32 products whatever --precision says (as on the CPU); "
-                 "[512, V] logit chunks go through memory"))
+    rows.append(("lmHeadLoss fwd+bwd (chunked)", gemm_note + " + own CE",
+                 6 * N * C * V, f4 * (N * V * 4 + C * V * 3 + N * C * 3),
+                 gemm_peak, 0.60, "[512, V] logit chunks go through memory "
+                 "(4·V bytes/row, 4 passes); w converted to bf16 per call"))
     # Newton-Schulz, 5 iterations per matrix (r <= c): X·Xᵀ (2r²c),
     # A·A (2r³), (bA + cA²)·X (2r²c), in fp32.
     def ns(r, c):
