@@ -256,3 +256,38 @@ llvm::Error gptc::buildExecutable(StringRef sourcePath, StringRef exePath,
   llvm::sys::fs::remove(logPath);
   return llvm::Error::success();
 }
+
+std::string gptc::kernelPtxPath(StringRef exePath) {
+  return (exePath + ".ptx").str();
+}
+
+llvm::Error gptc::writeKernelPtx(StringRef exePath) {
+  std::vector<std::string> sources;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(GPTC_CUDA_PTX_DIR, ec), end;
+       it != end && !ec; it.increment(ec))
+    if (StringRef(it->path()).ends_with(".ptx"))
+      sources.push_back(it->path());
+  if (ec || sources.empty())
+    return makeError("missing the kernels' PTX in '" GPTC_CUDA_PTX_DIR
+                     "'; build the project first");
+  llvm::sort(sources);
+  std::string path = kernelPtxPath(exePath);
+  auto file =
+      std::make_unique<llvm::ToolOutputFile>(path, ec, llvm::sys::fs::OF_Text);
+  if (ec)
+    return makeError("cannot write '" + path + "': " + ec.message());
+  file->os() << "// The device code of this program: the PTX (sm_90) of gptc's "
+                "CUDA kernels,\n// as linked into it for sm_80 and sm_90.\n";
+  for (const std::string &source : sources) {
+    auto buffer = llvm::MemoryBuffer::getFile(source);
+    if (!buffer)
+      return makeError("cannot read '" + source +
+                       "': " + buffer.getError().message());
+    file->os() << "\n// ==== backends/cuda/ops/"
+               << llvm::sys::path::stem(source) << ".cu ====\n"
+               << (*buffer)->getBuffer();
+  }
+  file->keep();
+  return llvm::Error::success();
+}

@@ -54,6 +54,11 @@ llvm::Error buildExecutable(llvm::StringRef sourcePath, llvm::StringRef exePath,
                             llvm::StringRef host, llvm::StringRef target,
                             llvm::StringRef cxx);
 
+/// Writes the PTX of the CUDA runtime's kernels beside a --target=cuda
+/// program, at kernelPtxPath(exePath) (`<exe>.ptx`).
+llvm::Error writeKernelPtx(llvm::StringRef exePath);
+std::string kernelPtxPath(llvm::StringRef exePath);
+
 /// The pipeline's backend for a --target: cuda-emulator runs the cuda
 /// program on the emulator.
 llvm::StringRef pipelineTarget(llvm::StringRef target);

@@ -293,6 +293,15 @@ static int runCompile() {
     llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
+  if (options::target == "cuda") {
+    if (llvm::Error err = writeKernelPtx(exe)) {
+      llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
+      return 1;
+    }
+    llvm::outs() << "wrote " << exe << " (source: " << cpp
+                 << "; the kernels' PTX: " << kernelPtxPath(exe) << ")\n";
+    return 0;
+  }
   llvm::outs() << "wrote " << exe << " (source: " << cpp << ")\n";
   return 0;
 }
