@@ -84,7 +84,7 @@ struct Decoder {
 } // namespace
 
 int main(int argc, char **argv) {
-  Expected<Args> args = Args::parse(
+  Expected<Args> args = parseArgsAndStartDevice(
       argc, argv,
       std::string("usage: ") + argv[0] +
           " --weights W.safetensors --data D.safetensors --out O.safetensors"
@@ -93,14 +93,10 @@ int main(int argc, char **argv) {
           "'tokens' and 'chunked_prefill_diff'.",
       {{"weights", "safetensors file with every parameter"},
        {"data", "reference bundle with 'decode.prompt' and 'decode.tokens'"},
-       {"out", "where to write the results"}});
+       {"out", "where to write the results"}},
+      {"weights", "data", "out"});
   if (!args.ok())
     return fail(argv[0], args.status());
-  // After the arguments: --help needs no device.
-  if (Status s = initDevice(); !s.ok())
-    return fail(argv[0], s);
-  if (Status s = args->require({"weights", "data", "out"}); !s.ok())
-    return fail(argv[0], s);
   if (step_program.inputs[0].shape[0] != 1)
     return fail(argv[0], Status::error("the decode check needs a program "
                                        "compiled with --rows 1"));

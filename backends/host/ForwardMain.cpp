@@ -18,7 +18,7 @@ using namespace gptc::host;
 
 int main(int argc, char **argv) {
   const ProgramInfo &program = forward_program;
-  Expected<Args> args = Args::parse(
+  Expected<Args> args = parseArgsAndStartDevice(
       argc, argv,
       std::string("usage: ") + argv[0] +
           " --weights W.safetensors --data D.safetensors [--out O.safetensors]"
@@ -32,14 +32,10 @@ int main(int argc, char **argv) {
        {"repeat",
         "run the forward pass this many times and report the "
         "fastest (a benchmark)",
-        true, "1"}});
+        true, "1"}},
+      {"weights", "data"});
   if (!args.ok())
     return fail(argv[0], args.status());
-  // After the arguments: --help needs no device.
-  if (Status s = initDevice(); !s.ok())
-    return fail(argv[0], s);
-  if (Status s = args->require({"weights", "data"}); !s.ok())
-    return fail(argv[0], s);
 
   Expected<DeviceBuffer> params =
       loadParametersToDevice(program, args->get("weights"));

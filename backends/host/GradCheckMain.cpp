@@ -17,7 +17,7 @@ using namespace gptc;
 using namespace gptc::host;
 
 int main(int argc, char **argv) {
-  Expected<Args> args = Args::parse(
+  Expected<Args> args = parseArgsAndStartDevice(
       argc, argv,
       std::string("usage: ") + argv[0] +
           " --weights W.safetensors --data D.safetensors --out O.safetensors"
@@ -26,14 +26,10 @@ int main(int argc, char **argv) {
           "for every parameter.",
       {{"weights", "safetensors file with every parameter"},
        {"data", "safetensors file with 'tokens' and 'targets'"},
-       {"out", "where to write the results"}});
+       {"out", "where to write the results"}},
+      {"weights", "data", "out"});
   if (!args.ok())
     return fail(argv[0], args.status());
-  // After the arguments: --help needs no device.
-  if (Status s = initDevice(); !s.ok())
-    return fail(argv[0], s);
-  if (Status s = args->require({"weights", "data", "out"}); !s.ok())
-    return fail(argv[0], s);
 
   const ProgramInfo &program = train_step_program;
   Expected<DeviceBuffer> params =

@@ -1,6 +1,7 @@
 //===- HostCommon.cpp - pieces every generated program's main shares ------===//
 
 #include "backends/host/HostCommon.h"
+#include "backends/host/Device.h"
 
 #include "backends/common/Json.h"
 #include "backends/common/Safetensors.h"
@@ -221,4 +222,18 @@ Expected<std::vector<int32_t>> gptc::host::byteTokens(const std::string &bytes,
 int gptc::host::fail(const char *program, const Status &status) {
   std::fprintf(stderr, "%s: error: %s\n", program, status.message().c_str());
   return 1;
+}
+
+Expected<Args> gptc::host::parseArgsAndStartDevice(
+    int argc, char **argv, const std::string &usage,
+    const std::vector<Flag> &flags,
+    std::initializer_list<const char *> required) {
+  Expected<Args> args = Args::parse(argc, argv, usage, flags);
+  if (!args.ok())
+    return args.status();
+  if (Status s = args->require(required); !s.ok())
+    return s;
+  if (Status s = initDevice(); !s.ok())
+    return s;
+  return args;
 }

@@ -119,6 +119,14 @@ byteTokens(const std::string &bytes, const std::string &source, int64_t vocab);
 /// Prints "<program>: error: <message>" to stderr and returns 1.
 int fail(const char *program, const Status &status);
 
+/// What a host main that runs the program once does first: parses the
+/// arguments (`--help` prints the usage and exits, needing no device),
+/// checks that the `required` flags are given, then starts the device.
+Expected<Args>
+parseArgsAndStartDevice(int argc, char **argv, const std::string &usage,
+                        const std::vector<Flag> &flags,
+                        std::initializer_list<const char *> required);
+
 } // namespace gptc::host
 
 #endif // GPTC_BACKENDS_HOST_HOSTCOMMON_H
