@@ -8,6 +8,7 @@
 
 #include "frontend/GraphBuilder.h"
 
+#include "backends/common/Program.h"
 #include "ir/GptcOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -141,13 +142,13 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
   auto ioName = [&](StringRef name) {
     return b.getNamedAttr("gptc.name", b.getStringAttr(name));
   };
-  func.setArgAttrs(0, {ioName("tokens")});
-  func.setArgAttrs(1, {ioName("targets")});
-  func.setResultAttrs(0, {ioName("logits")});
-  func.setResultAttrs(1, {ioName("loss")});
+  func.setArgAttrs(0, {ioName(buffers::kTokens)});
+  func.setArgAttrs(1, {ioName(buffers::kTargets)});
+  func.setResultAttrs(0, {ioName(buffers::kLogits)});
+  func.setResultAttrs(1, {ioName(buffers::kLoss)});
   Block *entry = func.addEntryBlock();
-  entry->getArgument(0).setLoc(at("tokens"));
-  entry->getArgument(1).setLoc(at("targets"));
+  entry->getArgument(0).setLoc(at(buffers::kTokens));
+  entry->getArgument(1).setLoc(at(buffers::kTargets));
   for (auto [i, name] : llvm::enumerate(paramNames)) {
     func.setArgAttr(i + 2, kParamAttrName, b.getStringAttr(name));
     params[name] = entry->getArgument(i + 2);

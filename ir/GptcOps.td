@@ -593,6 +593,11 @@ def Gptc_KernelOp : Gptc_Op<"kernel", [AttrSizedOperandSegments]> {
     `outs` `(` $outputs `:` type($outputs) `)`
     `dims` $dims `scalars` $scalars attr-dict
   }];
+  let extraClassDeclaration = [{
+    /// The size the kernel's parameter `name` gets (a GPTC_DIM of
+    /// backends/Kernels.def, e.g. "D"), or nullopt if it has none.
+    std::optional<int64_t> getDim(::llvm::StringRef name);
+  }];
   let hasVerifier = 1;
 }
 

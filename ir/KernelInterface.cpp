@@ -335,6 +335,17 @@ KernelScalars KVAdvanceOp::getKernelScalars() {
 // KernelOp
 //===----------------------------------------------------------------------===//
 
+std::optional<int64_t> KernelOp::getDim(StringRef name) {
+  const KernelSignature *signature = lookupKernel(getCallee());
+  if (!signature)
+    return std::nullopt;
+  for (auto [param, dim] :
+       llvm::zip(signature->paramsOf(KernelParam::Dim), getDims()))
+    if (param->name == name)
+      return dim;
+  return std::nullopt;
+}
+
 /// The C++ element type of a kernel's buffer of `type`'s elements.
 static StringRef cppElementOf(Type type) {
   auto element = cast<MemRefType>(type).getElementType();

@@ -1,11 +1,13 @@
 //===- ConvertToEmitC.cpp - gptc-convert-to-emitc -------------------------===//
 //
 // Planned kernel-level functions → EmitC, which MLIR's C++ emitter prints.
-// The target only changes the runtime header and the kernels' namespace:
-// one emitter for every backend.
+// The target (compiler/Targets.h) only changes the runtime header, the
+// kernels' namespace and which shapes are refused: one emitter for every
+// backend.
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/Targets.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -23,65 +25,44 @@ using namespace gptc;
 
 namespace {
 
-/// Why the CUDA runtime cannot run `kernel` ("" if it can): the head dims
-/// its attention kernels are instantiated for. D is dims[4] of the fused
-/// training attention ([B, T, H, Hkv, D]) and of decode attention
-/// ([L, R, Cap, Hkv, D, T, H]).
-static std::string cudaUnsupported(KernelOp kernel) {
-  StringRef callee = kernel.getCallee();
-  ArrayRef<int64_t> dims = kernel.getDims();
-  if (callee == "causalAttention" || callee == "causalAttentionBackward") {
-    int64_t D = dims[4];
-    if (D != 16 && D != 32 && D != 64 && D != 128)
-      return ("the CUDA attention kernels support head dims 16, 32, 64 and "
-              "128, not " +
-              Twine(D) + " (--attention=cudnn may support it)")
-          .str();
-  }
-  if (callee.starts_with("cachedAttention")) {
-    int64_t D = dims[4];
-    if (D % 4 != 0 || D > 256)
-      return ("the CUDA decode attention supports head dims that are "
-              "multiples of 4 up to 256, not " +
-              Twine(D))
-          .str();
-  }
-  return "";
-}
-
-/// What differs between backends.
-struct TargetHooks {
-  StringRef runtimeHeader;   // included by the generated file
-  StringRef kernelNamespace; // prefix of every kernel call
-  StringRef attentionSuffix; // appended to the fused attention kernels
-  /// Why the backend cannot run a kernel, or "".
-  std::string (*unsupported)(KernelOp kernel) = nullptr;
+/// What the generated code calls on a target: its kernels, and the fused
+/// attention's implementation (`attention`: own or cudnn).
+struct Backend {
+  const TargetInfo *target;
+  bool cudnnAttention;
 };
 
-static FailureOr<TargetHooks> getTargetHooks(StringRef target,
-                                             StringRef attention) {
-  if (target == "cpu" && attention == "own")
-    return TargetHooks{"backends/cpu/Runtime.h", "gptc::cpu", ""};
-  if (target == "cuda" && attention == "own")
-    return TargetHooks{"backends/cuda/Runtime.h", "gptc::cuda", "",
-                       cudaUnsupported};
-  if (target == "cuda" && attention == "cudnn")
-    return TargetHooks{
-        "backends/cuda/Runtime.h", "gptc::cuda", "Cudnn", [](KernelOp kernel) {
-          // cuDNN plans the training attention itself.
-          return kernel.getCallee().starts_with("causalAttention")
-                     ? std::string()
-                     : cudaUnsupported(kernel);
-        }};
-  return failure();
+static bool isTrainingAttention(StringRef kernel) {
+  return kernel == "causalAttention" || kernel == "causalAttentionBackward";
+}
+
+/// Why `backend` cannot run `kernel` ("" if it can): the head dims its
+/// attention kernels are built for.
+static std::string unsupportedReason(const Backend &backend, KernelOp kernel) {
+  const TargetInfo &target = *backend.target;
+  StringRef callee = kernel.getCallee();
+  std::optional<int64_t> D = kernel.getDim("D");
+  // cuDNN plans the training attention itself.
+  if (isTrainingAttention(callee) && !backend.cudnnAttention &&
+      target.supportsAttentionHeadDim && !target.supportsAttentionHeadDim(*D))
+    return ("the CUDA attention kernels support head dims " +
+            target.describeAttentionHeadDims() + ", not " + Twine(*D) +
+            " (--attention=cudnn may support it)")
+        .str();
+  if (callee.starts_with("cachedAttention") && target.supportsDecodeHeadDim &&
+      !target.supportsDecodeHeadDim(*D))
+    return ("the CUDA decode attention supports head dims that are " +
+            target.describeDecodeHeadDims() + ", not " + Twine(*D))
+        .str();
+  return "";
 }
 
 /// The function a kernel call names: cuDNN's attention has its own entry
 /// points with the same arguments.
-static std::string calleeName(const TargetHooks &hooks, StringRef kernel) {
-  std::string name = (hooks.kernelNamespace + "::" + kernel).str();
-  if (kernel == "causalAttention" || kernel == "causalAttentionBackward")
-    name += hooks.attentionSuffix;
+static std::string calleeName(const Backend &backend, StringRef kernel) {
+  std::string name = (backend.target->kernelNamespace + "::" + kernel).str();
+  if (backend.cudnnAttention && isTrainingAttention(kernel))
+    name += "Cudnn";
   return name;
 }
 
@@ -119,20 +100,31 @@ static StringRef cppElementType(Type type) {
   return "";
 }
 
+/// The gptc::ElementType (backends/common/Program.h) of a program's buffer
+/// of `type` elements.
+static StringRef elementTypeEnumerator(Type type) {
+  if (type.isF32())
+    return "gptc::ElementType::F32";
+  if (type.isBF16())
+    return "gptc::ElementType::BF16";
+  assert(type.isInteger(32) && "program buffers are f32, bf16 or i32");
+  return "gptc::ElementType::I32";
+}
+
 /// The C++ declaration of one gptc::BufferInfo entry.
 static std::string tensorInfo(StringRef name, Type elementType,
                               ArrayRef<int64_t> shape, int64_t offset) {
   return llvm::formatv("  {{{0}, {1}, {2}, {3}, {4}},\n",
                        cppStringLiteral(name),
-                       cppStringLiteral(cppElementType(elementType)),
-                       shape.size(), cppShape(shape), offset)
+                       elementTypeEnumerator(elementType), shape.size(),
+                       cppShape(shape), offset)
       .str();
 }
 
 class FunctionConversion {
 public:
-  FunctionConversion(func::FuncOp func, const TargetHooks &hooks)
-      : func(func), hooks(hooks), b(func.getContext()) {}
+  FunctionConversion(func::FuncOp func, const Backend &backend)
+      : func(func), backend(backend), b(func.getContext()) {}
 
   LogicalResult run();
 
@@ -142,7 +134,7 @@ private:
   std::string programInfo();
 
   func::FuncOp func;
-  const TargetHooks &hooks;
+  const Backend &backend;
   OpBuilder b;
   IRMapping pointers; // memref value → emitc pointer value
 };
@@ -180,9 +172,9 @@ LogicalResult FunctionConversion::convertOp(Operation *op) {
     return success();
   }
   if (auto kernel = dyn_cast<KernelOp>(op)) {
-    if (hooks.unsupported)
-      if (std::string reason = hooks.unsupported(kernel); !reason.empty())
-        return kernel.emitError(reason);
+    if (std::string reason = unsupportedReason(backend, kernel);
+        !reason.empty())
+      return kernel.emitError(reason);
     // The op's location names the model part; keep it as a comment.
     b.create<emitc::VerbatimOp>(loc,
                                 b.getStringAttr("// " + describeLocation(loc)));
@@ -197,7 +189,7 @@ LogicalResult FunctionConversion::convertOp(Operation *op) {
       args.push_back(b.getI64IntegerAttr(dim));
     llvm::append_range(args, kernel.getScalars());
     b.create<emitc::CallOpaqueOp>(loc, TypeRange{},
-                                  calleeName(hooks, kernel.getCallee()),
+                                  calleeName(backend, kernel.getCallee()),
                                   operands, b.getArrayAttr(args), ArrayAttr());
     return success();
   }
@@ -320,18 +312,28 @@ struct ConvertToEmitC : gptc::impl::ConvertToEmitCBase<ConvertToEmitC> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    FailureOr<TargetHooks> hooks = getTargetHooks(target, attention);
-    if (failed(hooks)) {
-      module.emitError("unsupported target '")
-          << target << "' with attention '" << attention
-          << "'; expected cpu or cuda, with attention own (or cudnn on cuda)";
+    const TargetInfo *info = lookupTarget(target);
+    if (!info) {
+      module.emitError("unknown target '")
+          << target << "'; expected " << describeTargetNames();
       return signalPassFailure();
     }
+    if (attention != "own" && attention != "cudnn") {
+      module.emitError("unknown attention '")
+          << attention << "'; expected own or cudnn";
+      return signalPassFailure();
+    }
+    if (attention == "cudnn" && !info->hasCudnnAttention) {
+      module.emitError("attention 'cudnn' needs a CUDA target, not '")
+          << target << "'";
+      return signalPassFailure();
+    }
+    Backend backend{info, attention == "cudnn"};
     OpBuilder b(module.getBodyRegion());
-    b.create<emitc::IncludeOp>(module.getLoc(), hooks->runtimeHeader, false);
+    b.create<emitc::IncludeOp>(module.getLoc(), info->runtimeHeader, false);
     SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
     for (func::FuncOp func : funcs)
-      if (!func.isExternal() && failed(FunctionConversion(func, *hooks).run()))
+      if (!func.isExternal() && failed(FunctionConversion(func, backend).run()))
         return signalPassFailure();
   }
 };

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "backends/common/Program.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -57,8 +58,8 @@ private:
 };
 
 LogicalResult DecodeRewriter::run() {
-  std::optional<unsigned> tokensIndex = findNamed(func, "tokens", false);
-  std::optional<unsigned> logitsIndex = findNamed(func, "logits", true);
+  std::optional<unsigned> tokensIndex = findNamed(func, buffers::kTokens, false);
+  std::optional<unsigned> logitsIndex = findNamed(func, buffers::kLogits, true);
   if (!tokensIndex || !logitsIndex)
     return func.emitError("expects an argument named \"tokens\" and a result "
                           "named \"logits\"");
@@ -87,12 +88,12 @@ LogicalResult DecodeRewriter::run() {
       RankedTensorType::get({L, R, capacity, k[2], k[3]}, cacheElement);
   auto lengthsType = RankedTensorType::get({R}, b.getI32Type());
   unsigned at = *tokensIndex + 1;
-  func.insertArgument(at, cacheType, b.getDictionaryAttr(ioName(b, "k_cache")),
+  func.insertArgument(at, cacheType, b.getDictionaryAttr(ioName(b, buffers::kKCache)),
                       func.getLoc());
   func.insertArgument(at + 1, cacheType,
-                      b.getDictionaryAttr(ioName(b, "v_cache")), func.getLoc());
+                      b.getDictionaryAttr(ioName(b, buffers::kVCache)), func.getLoc());
   func.insertArgument(at + 2, lengthsType,
-                      b.getDictionaryAttr(ioName(b, "lengths")), func.getLoc());
+                      b.getDictionaryAttr(ioName(b, buffers::kLengths)), func.getLoc());
   Value kCache = func.getArgument(at), vCache = func.getArgument(at + 1);
   Value lengths = func.getArgument(at + 2);
 
@@ -138,7 +139,8 @@ LogicalResult DecodeRewriter::run() {
                                    lengthsType};
   func.setType(b.getFunctionType(func.getArgumentTypes(), resultTypes));
   SmallVector<DictionaryAttr> resultAttrs;
-  for (StringRef name : {"logits", "k_cache", "v_cache", "lengths"})
+  for (StringRef name : {buffers::kLogits, buffers::kKCache, buffers::kVCache,
+                          buffers::kLengths})
     resultAttrs.push_back(b.getDictionaryAttr(ioName(b, name)));
   func.setAllResultAttrs(resultAttrs);
 
@@ -146,7 +148,7 @@ LogicalResult DecodeRewriter::run() {
   for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
     if (isOpTriviallyDead(&op))
       op.erase();
-  if (std::optional<unsigned> targets = findNamed(func, "targets", false)) {
+  if (std::optional<unsigned> targets = findNamed(func, buffers::kTargets, false)) {
     if (!func.getArgument(*targets).use_empty())
       return func.emitError("the targets are used by more than the loss");
     func.eraseArgument(*targets);

@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "backends/common/Program.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -32,7 +33,7 @@ struct MakeTrainStep : gptc::impl::MakeTrainStepBase<MakeTrainStep> {
     for (unsigned i = 0; i < forward.getNumResults(); ++i)
       if (auto name =
               forward.getResultAttrOfType<StringAttr>(i, kIONameAttrName))
-        if (name.getValue() == "loss")
+        if (name.getValue() == buffers::kLoss)
           lossIndex = i;
     if (!lossIndex) {
       forward.emitError("expects a result named \"loss\" (gptc.name)");

@@ -316,15 +316,18 @@ def ConvertToEmitC : Pass<"gptc-convert-to-emitc", "::mlir::ModuleOp"> {
     ```mlir
     emitc.call_opaque "gptc::cpu::reluSquare"(%y, %out) {args = [0 : index, 1 : index, 32 : i64]} : (!emitc.ptr<f32>, !emitc.ptr<f32>) -> ()
     ```
-    With `target=cuda` the calls go to `gptc::cuda::` (device pointers, one
-    stream) and the file includes `backends/cuda/Runtime.h`;
+    With `target=cuda` (or `cuda-emulator`) the calls go to `gptc::cuda::`
+    (device pointers, one stream), the file includes
+    `backends/cuda/Runtime.h` and head dims the CUDA kernels lack are
+    refused;
     `attention=cudnn` calls `causalAttentionCudnn` and
     `causalAttentionBackwardCudnn` instead of gptc's own attention kernels.
   }];
   let dependentDialects = ["::mlir::emitc::EmitCDialect"];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
-           "Backend whose kernels are called: cpu or cuda">,
+           "Target whose kernels are called: cpu, cuda or cuda-emulator "
+           "(compiler/Targets.h)">,
     Option<"attention", "attention", "std::string", /*default=*/"\"own\"",
            "Fused attention: own (gptc's kernels) or cudnn (cuda only)">,
   ];

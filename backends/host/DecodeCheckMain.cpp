@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "backends/common/Program.h"
 #include "backends/common/Safetensors.h"
 #include "backends/host/DecodeCheck.h"
 #include "backends/host/GeneratedPrograms.h"
@@ -62,9 +63,9 @@ Status runCheckProgram(int argc, char **argv) {
     return check.status();
   return writeSafetensors(
       args->get("out"),
-      {{"step_logits", DType::F32, {steps, shape->V}, check->stepLogits.data()},
-       {"tokens", DType::I64, {steps}, check->tokens.data()},
-       {"chunked_prefill_diff", DType::F32, {}, &check->chunkedPrefillDiff}},
+      {{checks::kStepLogits, DType::F32, {steps, shape->V}, check->stepLogits.data()},
+       {checks::kTokens, DType::I64, {steps}, check->tokens.data()},
+       {checks::kChunkedPrefillDiff, DType::F32, {}, &check->chunkedPrefillDiff}},
       {{"config", step_program.config}});
 }
 

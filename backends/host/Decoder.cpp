@@ -21,8 +21,9 @@ using namespace gptc::host;
 namespace {
 
 /// The inputs and the output of both programs, in order, with their ranks.
-constexpr const char *kBufferNames[] = {"tokens", "k_cache", "v_cache",
-                                        "lengths", "logits"};
+constexpr const char *kBufferNames[] = {buffers::kTokens, buffers::kKCache,
+                                        buffers::kVCache, buffers::kLengths,
+                                        buffers::kLogits};
 constexpr int64_t kBufferRanks[] = {2, 5, 5, 1, 3};
 constexpr size_t kNumBuffers = std::size(kBufferNames);
 
@@ -100,7 +101,7 @@ Expected<DecodeShape> gptc::host::readDecodeShape() {
   shape.Cap = cache.shape[2];
   shape.Hkv = cache.shape[3];
   shape.D = cache.shape[4];
-  shape.cacheElementBytes = std::string(cache.dtype) == "uint16_t" ? 2 : 4;
+  shape.cacheElementBytes = elementBytes(cache.dtype);
   shape.Tc = (*prefillBuffers)[0]->shape[1];
   shape.V = (*stepBuffers)[4]->shape[2];
   const int64_t L = shape.L, R = shape.R, Cap = shape.Cap, Hkv = shape.Hkv,

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "backends/common/Program.h"
 #include "backends/common/Safetensors.h"
 #include "backends/host/GeneratedPrograms.h"
 #include "backends/host/HostCommon.h"
@@ -83,8 +84,8 @@ int main(int argc, char **argv) {
     copyToHost(logits.data(), deviceLogits.get(), logitsBytes);
     Status s = writeSafetensors(
         args->get("out"),
-        {{"logits", DType::F32, shapeOf(logitsInfo), logits.data()},
-         {"loss", DType::F32, {}, &loss}},
+        {{buffers::kLogits, DType::F32, shapeOf(logitsInfo), logits.data()},
+         {buffers::kLoss, DType::F32, {}, &loss}},
         {{"config", program.config}});
     if (!s.ok())
       return fail(argv[0], s);

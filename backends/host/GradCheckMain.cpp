@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "backends/common/Program.h"
 #include "backends/common/Safetensors.h"
 #include "backends/host/GeneratedPrograms.h"
 #include "backends/host/HostCommon.h"
@@ -73,12 +74,12 @@ int main(int argc, char **argv) {
 
   std::vector<std::string> names;
   std::vector<TensorRef> tensors = {
-      {"logits", DType::F32, shapeOf(logitsInfo), logits.data()},
-      {"loss", DType::F32, {}, &losses[0]},
-      {"step_loss", DType::F32, {}, &losses[1]}};
+      {checks::kLogits, DType::F32, shapeOf(logitsInfo), logits.data()},
+      {checks::kLoss, DType::F32, {}, &losses[0]},
+      {checks::kStepLoss, DType::F32, {}, &losses[1]}};
   for (size_t i = 0; i < program.numParams; ++i) {
     const BufferInfo &param = program.params[i];
-    tensors.push_back({std::string("grad.") + param.name, DType::F32,
+    tensors.push_back({std::string(checks::kGradPrefix) + param.name, DType::F32,
                        shapeOf(param), view<float>(grads.get(), param.offset)});
   }
   Status s =

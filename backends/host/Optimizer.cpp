@@ -97,10 +97,10 @@ Expected<Optimizer> Optimizer::create(const ProgramInfo &program,
   for (size_t i = 0; i < program.numParams; ++i) {
     const BufferInfo &param = program.params[i];
     std::string name = param.name;
-    if (std::string(param.dtype) != "float")
+    if (param.dtype != ElementType::F32)
       return Status::error("parameter '{}' has element type {}; training "
                            "needs float parameters",
-                           name, param.dtype);
+                           name, cppTypeName(param.dtype));
     Slot slot{&param, false, 0.0, {}};
     if (name == "transformer.wte.weight") {
       slot.lr = kEmbeddingLr * dimScale;

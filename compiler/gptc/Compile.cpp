@@ -147,25 +147,22 @@ llvm::Error gptc::writeCpp(ModuleOp module, StringRef path) {
   return llvm::Error::success();
 }
 
-StringRef gptc::pipelineTarget(StringRef target) {
-  return target == "cuda-emulator" ? StringRef("cuda") : target;
-}
-
-std::string gptc::sourcePathFor(StringRef exePath, StringRef target) {
-  return (exePath + (target == "cpu" ? ".cpp" : ".cu")).str();
+std::string gptc::sourcePathFor(StringRef exePath, const TargetInfo &target) {
+  return (exePath + target.sourceExtension).str();
 }
 
 /// The compiler command that builds a generated program for `target`, up to
 /// (not including) the libraries.
 static llvm::Expected<std::vector<std::string>>
-compilerCommand(StringRef target, StringRef source, StringRef exePath,
+compilerCommand(const TargetInfo &target, StringRef source, StringRef exePath,
                 StringRef cxx) {
   std::vector<std::string> args;
-  if (target == "cuda") {
+  if (target.buildsWithNvcc) {
     if (!GPTC_HAVE_CUDA_RUNTIME)
-      return makeError("this gptc was built without nvcc, so --target=cuda "
-                       "is unavailable; install the CUDA toolkit at "
-                       "/usr/local/cuda and rebuild gptc");
+      return makeError(
+          "this gptc was built without nvcc, so --target=" + target.name +
+          " is unavailable; install the CUDA toolkit at "
+          "/usr/local/cuda and rebuild gptc");
     // sm_80 and sm_90 machine code: A100 and H100 run it without a JIT.
     args = {GPTC_NVCC,
             "-std=c++17",
@@ -191,37 +188,38 @@ compilerCommand(StringRef target, StringRef source, StringRef exePath,
   return args;
 }
 
-/// The runtime libraries a `target` program links after its host program.
-static std::vector<std::string> runtimeLibraries(StringRef target) {
-  std::string libDir = GPTC_LIBRARY_DIR;
-  if (target == "cpu")
-    return {libDir + "/libgptc_host_common.a",
-            libDir + "/libgptc_host_device_cpu.a",
-            libDir + "/libgptc_runtime_cpu.a",
-            libDir + "/libgptc_runtime_common.a",
-            GPTC_DNNL_LIBRARY,
-            GPTC_FMT_LIBRARY,
-            "-lm"};
-  std::vector<std::string> libs = {libDir + "/libgptc_host_common.a",
-                                   libDir + "/libgptc_host_device_cuda.a"};
-  if (target == "cuda-emulator") {
-    llvm::append_range(
-        libs, std::vector<std::string>{libDir + "/libgptc_cuda_emulator.a",
-                                       libDir + "/libgptc_runtime_common.a",
-                                       GPTC_FMT_LIBRARY, "-lm"});
-    return libs;
+/// The linker arguments of a system library.
+static std::vector<std::string> linkArguments(SystemLibrary library) {
+  switch (library) {
+  case SystemLibrary::Dnnl:
+    return {GPTC_DNNL_LIBRARY};
+  case SystemLibrary::Fmt:
+    return {GPTC_FMT_LIBRARY};
+  case SystemLibrary::CublasLt:
+    return {"-L" GPTC_CUDA_LIBRARY_DIR, "-lcublasLt", "-Xlinker",
+            "-rpath=" GPTC_CUDA_LIBRARY_DIR};
+  case SystemLibrary::Cudnn:
+    return {"-lcudnn"};
+  case SystemLibrary::OpenMP:
+    return {"-lgomp"};
+  case SystemLibrary::Math:
+    return {"-lm"};
   }
-  llvm::append_range(
-      libs, std::vector<std::string>{
-                libDir + "/libgptc_cuda_runtime.a",
-                libDir + "/libgptc_runtime_common.a", GPTC_FMT_LIBRARY,
-                "-L" GPTC_CUDA_LIBRARY_DIR, "-lcublasLt", "-lcudnn", "-Xlinker",
-                "-rpath=" GPTC_CUDA_LIBRARY_DIR, "-lgomp", "-lm"});
-  return libs;
+  llvm_unreachable("every system library has its arguments");
+}
+
+/// The runtime libraries a `target` program links after its host program.
+static std::vector<std::string> runtimeLibraries(const TargetInfo &target) {
+  std::vector<std::string> args;
+  for (StringRef library : target.runtimeLibraries)
+    args.push_back((GPTC_LIBRARY_DIR "/lib" + library + ".a").str());
+  for (SystemLibrary library : target.systemLibraries)
+    llvm::append_range(args, linkArguments(library));
+  return args;
 }
 
 llvm::Error gptc::buildExecutable(StringRef sourcePath, StringRef exePath,
-                                  StringRef host, StringRef target,
+                                  StringRef host, const TargetInfo &target,
                                   StringRef cxx) {
   std::string hostLib =
       std::string(GPTC_LIBRARY_DIR) + "/libgptc_host_" + host.str() + ".a";

@@ -5,6 +5,7 @@
 #define GPTC_COMPILER_GPTC_COMPILE_H
 
 #include "compiler/Pipelines.h"
+#include "compiler/Targets.h"
 #include "frontend/ModelConfig.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -47,11 +48,10 @@ llvm::Error writeCpp(mlir::ModuleOp module, llvm::StringRef path);
 
 /// Compiles the generated source at `sourcePath` with the host main `host`
 /// ("forward", "train", "decode", "gradcheck" or "decodecheck":
-/// libgptc_host_<host>.a) into the executable `exePath` for `target`: cpu
-/// (the C++ compiler `cxx`), cuda (nvcc, sm_80 and sm_90) or cuda-emulator
-/// (the CUDA host code built by `cxx` against the SIMT emulator).
+/// libgptc_host_<host>.a) into the executable `exePath` for `target`, with
+/// nvcc (sm_80 and sm_90) or the C++ compiler `cxx` as the target says.
 llvm::Error buildExecutable(llvm::StringRef sourcePath, llvm::StringRef exePath,
-                            llvm::StringRef host, llvm::StringRef target,
+                            llvm::StringRef host, const TargetInfo &target,
                             llvm::StringRef cxx);
 
 /// Writes the PTX of the CUDA runtime's kernels beside a --target=cuda
@@ -59,13 +59,9 @@ llvm::Error buildExecutable(llvm::StringRef sourcePath, llvm::StringRef exePath,
 llvm::Error writeKernelPtx(llvm::StringRef exePath);
 std::string kernelPtxPath(llvm::StringRef exePath);
 
-/// The pipeline's backend for a --target: cuda-emulator runs the cuda
-/// program on the emulator.
-llvm::StringRef pipelineTarget(llvm::StringRef target);
-
-/// The generated source's file name for a --target: `<exe>.cpp` or
+/// The generated source's file name for a target: `<exe>.cpp` or
 /// `<exe>.cu`.
-std::string sourcePathFor(llvm::StringRef exePath, llvm::StringRef target);
+std::string sourcePathFor(llvm::StringRef exePath, const TargetInfo &target);
 
 } // namespace gptc
 

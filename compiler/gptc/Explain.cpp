@@ -131,11 +131,11 @@ int gptc::runExplain() {
   int64_t optimizerBytes =
       4 * (2 * embeddingParams + (params - embeddingParams));
 
-  std::vector<PipelineOptions> policies = {{options::target, "none", 0},
-                                           {options::target, "minimal", 0},
-                                           {options::target, "full", 0}};
+  std::string target = options::targetInfo().name.str();
+  std::vector<PipelineOptions> policies = {
+      {target, "none", 0}, {target, "minimal", 0}, {target, "full", 0}};
   if (options::memoryBudget > 0)
-    policies.push_back({options::target, "auto", options::memoryBudget});
+    policies.push_back({target, "auto", options::memoryBudget});
   std::vector<PolicyPlan> plans;
   int64_t forwardFlops = 0;
   for (const PipelineOptions &policy : policies) {

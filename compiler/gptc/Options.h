@@ -4,9 +4,32 @@
 #define GPTC_COMPILER_GPTC_OPTIONS_H
 
 #include "compiler/Pipelines.h"
+#include "compiler/Targets.h"
 #include "llvm/Support/CommandLine.h"
 
 #include <string>
+
+namespace gptc {
+/// Parses --target against the target table: its names and descriptions.
+class TargetParser : public llvm::cl::parser<Target> {
+public:
+  using llvm::cl::parser<Target>::parser;
+  void initialize() {
+    llvm::cl::parser<Target>::initialize();
+    for (const TargetInfo &info : getTargets())
+      addLiteralOption(info.name, info.target, info.description);
+  }
+  bool parse(llvm::cl::Option &option, llvm::StringRef name,
+             llvm::StringRef value, Target &target) {
+    if (const TargetInfo *info = lookupTarget(value)) {
+      target = info->target;
+      return false;
+    }
+    return option.error("unknown target '" + value + "'; expected " +
+                        describeTargetNames());
+  }
+};
+} // namespace gptc
 
 namespace gptc::options {
 
@@ -17,7 +40,9 @@ extern llvm::cl::opt<std::string> emit;
 extern llvm::cl::opt<std::string> mode;
 extern llvm::cl::opt<std::string> recompute;
 extern llvm::cl::opt<int64_t> memoryBudget;
-extern llvm::cl::opt<std::string> target;
+extern llvm::cl::opt<Target, false, TargetParser> target;
+/// The table entry of --target.
+const TargetInfo &targetInfo();
 extern llvm::cl::opt<std::string> attention;
 extern llvm::cl::opt<int64_t> batch;
 extern llvm::cl::opt<int64_t> seqLen;

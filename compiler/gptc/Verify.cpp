@@ -11,6 +11,7 @@
 #include "compiler/gptc/Compile.h"
 #include "compiler/gptc/Options.h"
 
+#include "backends/common/Program.h"
 #include "backends/common/Safetensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -137,11 +138,12 @@ static llvm::Expected<int64_t> compileBundle(const Bundle &bundle, Mode mode,
     return module->lookupSymbol<func::FuncOp>("train_step")
         ->getAttrOfType<IntegerAttr>("gptc.arena_bytes")
         .getInt();
-  std::string source = sourcePathFor(exe, options::target);
+  std::string source = sourcePathFor(exe, options::targetInfo());
   if (llvm::Error err = writeCpp(*module, source))
     return std::move(err);
   if (llvm::Error err =
-          buildExecutable(source, exe, host, options::target, options::cxx))
+          buildExecutable(source, exe, host, options::targetInfo(),
+                          options::cxx))
     return std::move(err);
   return 0;
 }
@@ -175,7 +177,7 @@ static Expected<double> gradientError(const SafetensorsFile &result,
     std::vector<float> got(ref.numel);
     std::vector<double> want(ref.numel);
     for (const Status &s :
-         {result.readF32(("grad." + name).str(), ref.shape, got.data()),
+         {result.readF32((checks::kGradPrefix + name).str(), ref.shape, got.data()),
           reference.readF64(ref.name, ref.shape, want.data())})
       if (!s.ok())
         return s;
@@ -245,7 +247,7 @@ static Tolerances tolerancesFor(const Bundle &bundle) {
   // The CUDA backend's attention multiplies on bf16 tensor cores (8
   // significant bits, as FlashAttention and cuDNN do): its results are held
   // to bf16 tolerances, not the bundle's float32 ones, unless told otherwise.
-  tol.bf16Attention = options::target != "cpu";
+  tol.bf16Attention = options::targetInfo().bf16Attention;
   auto pick = [&](double given, StringRef key, double fallback, double bf16) {
     if (given > 0)
       return given;
@@ -261,7 +263,7 @@ static Tolerances tolerancesFor(const Bundle &bundle) {
                    : bundle.tolerance("vs_f64_reference_logits_abs", 1e-4);
   // The CPU kernels are deterministic; CUDA's attention backward sums dq with
   // atomics, in an order that varies from run to run.
-  tol.policy = options::target == "cpu" ? 1e-6 : 1e-5;
+  tol.policy = options::targetInfo().bf16Attention ? 1e-5 : 1e-6;
   return tol;
 }
 
@@ -300,8 +302,8 @@ static Status checkLogitsAndLoss(const SafetensorsFile &result,
                                  const Tolerances &tol, Report &report) {
   std::vector<float> logits(reference.logits.size()), loss(1);
   for (const Status &s :
-       {result.readF32("logits", reference.logitsShape, logits.data()),
-        result.readF32("loss", {}, loss.data())})
+       {result.readF32(checks::kLogits, reference.logitsShape, logits.data()),
+        result.readF32(checks::kLoss, {}, loss.data())})
     if (!s.ok())
       return s;
   report.add({"logits", maxAbsDiff(logits, reference.logits), tol.logits});
@@ -319,7 +321,7 @@ static Status checkTrainingStep(const SafetensorsFile &result,
                                 const std::string &label, const Tolerances &tol,
                                 Report &report) {
   std::vector<float> stepLoss(1);
-  if (Status s = result.readF32("step_loss", {}, stepLoss.data()); !s.ok())
+  if (Status s = result.readF32(checks::kStepLoss, {}, stepLoss.data()); !s.ok())
     return s;
   report.add({"training-step loss, " + label,
               maxAbsDiff(stepLoss, {reference.loss}), tol.loss});
@@ -345,7 +347,7 @@ static Status checkPolicyAgreement(const SafetensorsFile &first,
                                    const Tolerances &tol, Report &report) {
   double worst = 0;
   for (const gptc::TensorInfo &grad : first.getTensors()) {
-    if (!StringRef(grad.name).starts_with("grad."))
+    if (!StringRef(grad.name).starts_with(checks::kGradPrefix))
       continue;
     std::vector<float> want(grad.numel), got(grad.numel);
     for (const Status &s : {first.readF32(grad.name, grad.shape, want.data()),
@@ -421,7 +423,7 @@ static Status checkDecodeSteps(const SafetensorsFile &result,
   std::vector<float> steps(refSteps->numel);
   std::vector<double> refStepLogits(refSteps->numel);
   for (const Status &s :
-       {result.readF32("step_logits", refSteps->shape, steps.data()),
+       {result.readF32(checks::kStepLogits, refSteps->shape, steps.data()),
         reference.file.readF64("decode.step_logits_f64", refSteps->shape,
                                refStepLogits.data())})
     if (!s.ok())
@@ -436,7 +438,7 @@ static Status checkDecodeSteps(const SafetensorsFile &result,
 static Status checkChunkedPrefill(const SafetensorsFile &result,
                                   const Tolerances &tol, Report &report) {
   float chunkedDiff = 0;
-  if (Status s = result.readF32("chunked_prefill_diff", {}, &chunkedDiff);
+  if (Status s = result.readF32(checks::kChunkedPrefillDiff, {}, &chunkedDiff);
       !s.ok())
     return s;
   report.add({"chunked prefill vs one token at a time", double(chunkedDiff),
@@ -449,7 +451,7 @@ static Status checkGreedyTokens(const SafetensorsFile &result,
                                 const Reference &reference, Report &report) {
   std::vector<int64_t> refTokens, gotTokens, tokenShape;
   for (const Status &s :
-       {result.readI64("tokens", gotTokens, tokenShape),
+       {result.readI64(checks::kTokens, gotTokens, tokenShape),
         reference.file.readI64("decode.tokens", refTokens, tokenShape)})
     if (!s.ok())
       return s;

@@ -53,13 +53,10 @@ cl::opt<int64_t> memoryBudget(
     "memory-budget",
     cl::desc("train, --recompute=auto: the most arena bytes to plan"),
     cl::init(0), cl::cat(category));
-cl::opt<std::string>
-    target("target",
-           cl::desc("Backend: cpu (default), cuda (nvcc; NVIDIA GPUs of "
-                    "compute capability 8.0+) or cuda-emulator (the cuda "
-                    "program with its kernels run on the CPU by gptc's SIMT "
-                    "emulator, for testing without a GPU)"),
-           cl::init("cpu"), cl::cat(category));
+cl::opt<Target, false, TargetParser>
+    target("target", cl::desc("Backend (default cpu):"), cl::init(Target::Cpu),
+           cl::cat(category));
+const TargetInfo &targetInfo() { return getTargetInfo(target); }
 cl::opt<std::string>
     attention("attention",
               cl::desc("CUDA fused attention: own (gptc's FlashAttention-2 "
@@ -171,7 +168,7 @@ static LogicalResult printModule(ModuleOp module, StringRef path) {
 
 /// The options for the pipeline, from the command line.
 PipelineOptions gptc::pipelineOptions(int64_t kvCapacity) {
-  return PipelineOptions{pipelineTarget(options::target).str(),
+  return PipelineOptions{options::targetInfo().name.str(),
                          options::recompute,
                          options::memoryBudget,
                          kvCapacity,
@@ -180,20 +177,16 @@ PipelineOptions gptc::pipelineOptions(int64_t kvCapacity) {
                          options::attention};
 }
 
-/// Whether --target and --attention name a backend; prints why not.
+/// Whether --attention names an implementation the target has; prints why
+/// not.
 static bool checkTarget() {
-  StringRef target = options::target, attention = options::attention;
-  if (target != "cpu" && target != "cuda" && target != "cuda-emulator") {
-    llvm::errs() << "error: unknown --target=" << target
-                 << "; expected cpu, cuda or cuda-emulator\n";
-    return false;
-  }
+  StringRef attention = options::attention;
   if (attention != "own" && attention != "cudnn") {
     llvm::errs() << "error: unknown --attention=" << attention
                  << "; expected own or cudnn\n";
     return false;
   }
-  if (attention == "cudnn" && target == "cpu") {
+  if (attention == "cudnn" && !options::targetInfo().hasCudnnAttention) {
     llvm::errs() << "error: --attention=cudnn needs --target=cuda or "
                     "cuda-emulator\n";
     return false;
@@ -273,7 +266,7 @@ static int runCompile() {
   std::string exe = options::output;
   if (exe.empty())
     exe = llvm::sys::path::stem(options::input).str();
-  std::string cpp = sourcePathFor(exe, options::target);
+  std::string cpp = sourcePathFor(exe, options::targetInfo());
   if (llvm::Error err = writeCpp(*module, cpp)) {
     llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
@@ -289,11 +282,12 @@ static int runCompile() {
     return 1;
   }
   if (llvm::Error err =
-          buildExecutable(cpp, exe, host, options::target, options::cxx)) {
+          buildExecutable(cpp, exe, host, options::targetInfo(),
+                          options::cxx)) {
     llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
-  if (options::target == "cuda") {
+  if (options::targetInfo().buildsWithNvcc) {
     if (llvm::Error err = writeKernelPtx(exe)) {
       llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
       return 1;

@@ -1,9 +1,11 @@
 // RUN: gptc-opt %s --split-input-file --gptc-convert-to-emitc --verify-diagnostics
 // RUN: not gptc-opt %s --gptc-convert-to-emitc=target=tpu 2>&1 | FileCheck %s --check-prefix=TARGET
 // RUN: not gptc-opt %s --gptc-convert-to-emitc="target=cpu attention=cudnn" 2>&1 | FileCheck %s --check-prefix=CUDNN
+// RUN: not gptc-opt %s --gptc-convert-to-emitc="target=cuda attention=flash" 2>&1 | FileCheck %s --check-prefix=ATTENTION
 
-// TARGET: error: unsupported target 'tpu' with attention 'own'; expected cpu or cuda, with attention own (or cudnn on cuda)
-// CUDNN: error: unsupported target 'cpu' with attention 'cudnn'; expected cpu or cuda, with attention own (or cudnn on cuda)
+// TARGET: error: unknown target 'tpu'; expected cpu, cuda or cuda-emulator
+// CUDNN: error: attention 'cudnn' needs a CUDA target, not 'cpu'
+// ATTENTION: error: unknown attention 'flash'; expected own or cudnn
 
 // Tests that functions must be planned before they are emitted.
 // expected-error @+1 {{expects a planned function; run gptc-plan-memory first}}

@@ -14,7 +14,7 @@
 // CHECK: emitc.call_opaque "gptc::cpu::linear"(%[[X]], %[[W]], %[[T]]) {args = [0 : index, 1 : index, 2 : index, 4, 8, 8]}
 // CHECK: emitc.call_opaque "gptc::cpu::softcap"(%[[T]], %[[Y]]) {args = [0 : index, 1 : index, 32, 1.500000e+01 : f32]}
 // CHECK: emitc.return
-// CHECK: emitc.verbatim "static const gptc::BufferInfo forward_params[] = {\0A  {\22w\22, \22float\22, 2, {8, 8}, 0},
+// CHECK: emitc.verbatim "static const gptc::BufferInfo forward_params[] = {\0A  {\22w\22, gptc::ElementType::F32, 2, {8, 8}, 0},
 // CHECK-SAME: extern const gptc::ProgramInfo forward_program
 module attributes {gptc.config = "{}"} {
   func.func @forward(%params: memref<256xi8> {gptc.buffer = "params"},
@@ -44,7 +44,7 @@ module attributes {gptc.config = "{}"} {
 // CHECK: %[[KCV:.*]] = emitc.call_opaque "gptc::view"(%[[KC]]) {args = [0 : index, 0], template_args = [#emitc.opaque<"uint16_t">]} : (!emitc.ptr<!emitc.opaque<"void">>) -> !emitc.ptr<!emitc.opaque<"uint16_t">>
 // CHECK: %[[LV:.*]] = emitc.call_opaque "gptc::view"(%[[L]]) {args = [0 : index, 0], template_args = [#emitc.opaque<"int32_t">]}
 // CHECK: emitc.call_opaque "gptc::cpu::kvAppendBf16"(%[[LV]], %[[K]], %[[KCV]])
-// CHECK: emitc.verbatim "static const gptc::BufferInfo step_inputs[] = {\0A  {\22k_cache\22, \22uint16_t\22, 5, {1, 1, 4, 1, 4}, 0},
+// CHECK: emitc.verbatim "static const gptc::BufferInfo step_inputs[] = {\0A  {\22k_cache\22, gptc::ElementType::BF16, 5, {1, 1, 4, 1, 4}, 0},
 module attributes {gptc.config = "{}"} {
   func.func @step(%params: memref<0xi8> {gptc.buffer = "params"},
                   %kc: memref<16xbf16> {gptc.inout, gptc.name = "k_cache", gptc.shape = array<i64: 1, 1, 4, 1, 4>},

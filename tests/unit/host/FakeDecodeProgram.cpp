@@ -23,23 +23,23 @@ const char kConfig[] =
     "\"name\":\"fake-decode\",\"sequence_len\":16,\"vocab_size\":128}";
 
 const BufferInfo kParams[] = {
-    {"transformer.wte.weight", "float", 2, {V, C}, kWteOffset},
-    {"lm_head.weight", "float", 2, {V, C}, kLmHeadOffset},
+    {"transformer.wte.weight", ElementType::F32, 2, {V, C}, kWteOffset},
+    {"lm_head.weight", ElementType::F32, 2, {V, C}, kLmHeadOffset},
 };
 const BufferInfo kPrefillInputs[] = {
-    {"tokens", "int32_t", 2, {1, Tc}, 0},
-    {"k_cache", "float", 5, {L, 1, Cap, Hkv, D}, 0},
-    {"v_cache", "float", 5, {L, 1, Cap, Hkv, D}, 0},
-    {"lengths", "int32_t", 1, {1}, 0},
+    {"tokens", ElementType::I32, 2, {1, Tc}, 0},
+    {"k_cache", ElementType::F32, 5, {L, 1, Cap, Hkv, D}, 0},
+    {"v_cache", ElementType::F32, 5, {L, 1, Cap, Hkv, D}, 0},
+    {"lengths", ElementType::I32, 1, {1}, 0},
 };
-const BufferInfo kPrefillOutputs[] = {{"logits", "float", 3, {1, Tc, V}, 0}};
+const BufferInfo kPrefillOutputs[] = {{"logits", ElementType::F32, 3, {1, Tc, V}, 0}};
 const BufferInfo kStepInputs[] = {
-    {"tokens", "int32_t", 2, {R, 1}, 0},
-    {"k_cache", "float", 5, {L, R, Cap, Hkv, D}, 0},
-    {"v_cache", "float", 5, {L, R, Cap, Hkv, D}, 0},
-    {"lengths", "int32_t", 1, {R}, 0},
+    {"tokens", ElementType::I32, 2, {R, 1}, 0},
+    {"k_cache", ElementType::F32, 5, {L, R, Cap, Hkv, D}, 0},
+    {"v_cache", ElementType::F32, 5, {L, R, Cap, Hkv, D}, 0},
+    {"lengths", ElementType::I32, 1, {R}, 0},
 };
-const BufferInfo kStepOutputs[] = {{"logits", "float", 3, {R, 1, V}, 0}};
+const BufferInfo kStepOutputs[] = {{"logits", ElementType::F32, 3, {R, 1, V}, 0}};
 
 /// What entry (l, h, d) of a slot adds to its token in k_cache.
 float placeCode(int64_t l, int64_t h, int64_t d) {

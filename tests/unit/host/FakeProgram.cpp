@@ -28,19 +28,19 @@ const char kConfig[] =
     "\"name\":\"fake\",\"sequence_len\":16,\"vocab_size\":128}";
 
 const BufferInfo kParams[] = {
-    {"transformer.wte.weight", "float", 2, {V, C}, kWteOffset},
-    {"transformer.h.0.mlp.c_fc.weight", "float", 2, {H, C}, kFcOffset},
-    {"transformer.h.0.mlp.c_proj.weight", "float", 2, {C, H}, kProjOffset},
-    {"lm_head.weight", "float", 2, {V, C}, kLmHeadOffset},
+    {"transformer.wte.weight", ElementType::F32, 2, {V, C}, kWteOffset},
+    {"transformer.h.0.mlp.c_fc.weight", ElementType::F32, 2, {H, C}, kFcOffset},
+    {"transformer.h.0.mlp.c_proj.weight", ElementType::F32, 2, {C, H}, kProjOffset},
+    {"lm_head.weight", ElementType::F32, 2, {V, C}, kLmHeadOffset},
 };
 const BufferInfo kInputs[] = {
-    {"tokens", "int32_t", 2, {B, T}, 0},
-    {"targets", "int32_t", 2, {B, T}, 0},
+    {"tokens", ElementType::I32, 2, {B, T}, 0},
+    {"targets", ElementType::I32, 2, {B, T}, 0},
 };
-const BufferInfo kTrainOutputs[] = {{"loss", "float", 0, {}, 0}};
+const BufferInfo kTrainOutputs[] = {{"loss", ElementType::F32, 0, {}, 0}};
 const BufferInfo kForwardOutputs[] = {
-    {"logits", "float", 3, {B, T, V}, 0},
-    {"loss", "float", 0, {}, 0},
+    {"logits", ElementType::F32, 3, {B, T, V}, 0},
+    {"loss", ElementType::F32, 0, {}, 0},
 };
 
 /// Runs the model on every position; with `grads`, also the backward pass.

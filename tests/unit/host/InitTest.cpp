@@ -19,13 +19,13 @@ constexpr int64_t kC = 64, kV = 256;
 // A model with C = 64, V = 256, 4C = 256, and a [C, 4C] matrix that is not a
 // c_proj (fan_out < fan_in).
 const BufferInfo kParams[] = {
-    {"transformer.wte.weight", "float", 2, {kV, kC}, 0},
-    {"transformer.h.0.attn.c_q.weight", "float", 2, {kC, kC}, 65536},
-    {"transformer.h.0.attn.c_proj.weight", "float", 2, {kC, kC}, 81920},
-    {"transformer.h.0.mlp.c_fc.weight", "float", 2, {4 * kC, kC}, 98304},
-    {"transformer.h.0.mlp.c_proj.weight", "float", 2, {kC, 4 * kC}, 163840},
-    {"transformer.h.0.mlp.c_down.weight", "float", 2, {kC, 4 * kC}, 229376},
-    {"lm_head.weight", "float", 2, {kV, kC}, 294912},
+    {"transformer.wte.weight", ElementType::F32, 2, {kV, kC}, 0},
+    {"transformer.h.0.attn.c_q.weight", ElementType::F32, 2, {kC, kC}, 65536},
+    {"transformer.h.0.attn.c_proj.weight", ElementType::F32, 2, {kC, kC}, 81920},
+    {"transformer.h.0.mlp.c_fc.weight", ElementType::F32, 2, {4 * kC, kC}, 98304},
+    {"transformer.h.0.mlp.c_proj.weight", ElementType::F32, 2, {kC, 4 * kC}, 163840},
+    {"transformer.h.0.mlp.c_down.weight", ElementType::F32, 2, {kC, 4 * kC}, 229376},
+    {"lm_head.weight", ElementType::F32, 2, {kV, kC}, 294912},
 };
 const ProgramInfo kProgram = {
     "p", "{}", 360448, 0, kParams, std::size(kParams), nullptr, 0, nullptr, 0};
@@ -73,7 +73,7 @@ TEST(Init, DeterministicPerSeedAndIndependentOfTheLayout) {
 }
 
 TEST(Init, OnlyMatrices) {
-  const BufferInfo params[] = {{"transformer.h.0.norm", "float", 1, {4}, 0}};
+  const BufferInfo params[] = {{"transformer.h.0.norm", ElementType::F32, 1, {4}, 0}};
   ProgramInfo program = {"p", "{}", 16, 0, params, 1, nullptr, 0, nullptr, 0};
   AlignedBuffer buffer = allocateBuffer(16);
   Status status = initParameters(program, 1, buffer.get());

@@ -310,8 +310,8 @@ TEST(Optimizer, RulesAndLearningRatesPerParameter) {
 
 TEST(Optimizer, ParametersOutsideTheRulesAreRefused) {
   const BufferInfo params[] = {
-      {"transformer.wte.weight", "float", 2, {4, 2}, 0},
-      {"transformer.h.0.attn.scale", "float", 1, {2}, 32},
+      {"transformer.wte.weight", ElementType::F32, 2, {4, 2}, 0},
+      {"transformer.h.0.attn.scale", ElementType::F32, 1, {2}, 32},
   };
   ProgramInfo program = {"p", "{}", 40, 0, params, 2, nullptr, 0, nullptr, 0};
   Expected<Optimizer> optimizer =

@@ -1,0 +1,93 @@
+//===- Targets.cpp - the backends gptc compiles for -----------------------===//
+
+#include "compiler/Targets.h"
+
+#include "backends/cuda/Limits.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+
+using namespace gptc;
+
+/// "a, b and c" (or "a, b or c").
+static std::string joinWords(llvm::ArrayRef<std::string> items,
+                             llvm::StringRef last) {
+  if (items.size() <= 1)
+    return items.empty() ? "" : items.front();
+  return llvm::join(items.drop_back(), ", ") + " " + last.str() + " " +
+         items.back();
+}
+
+static std::string describeCudaAttentionHeadDims() {
+  return joinWords(llvm::to_vector(llvm::map_range(
+                       cuda::kAttentionHeadDims,
+                       [](int64_t D) { return std::to_string(D); })),
+                   "and");
+}
+
+static std::string describeCudaDecodeHeadDims() {
+  return "multiples of 4 up to " + std::to_string(cuda::kMaxDecodeHeadDim);
+}
+
+static constexpr llvm::StringLiteral kCpuLibraries[] = {
+    "gptc_host_common", "gptc_host_device_cpu", "gptc_runtime_cpu",
+    "gptc_runtime_common"};
+static constexpr SystemLibrary kCpuSystemLibraries[] = {
+    SystemLibrary::Dnnl, SystemLibrary::Fmt, SystemLibrary::Math};
+
+static constexpr llvm::StringLiteral kCudaLibraries[] = {
+    "gptc_host_common", "gptc_host_device_cuda", "gptc_cuda_runtime",
+    "gptc_runtime_common"};
+static constexpr SystemLibrary kCudaSystemLibraries[] = {
+    SystemLibrary::Fmt, SystemLibrary::CublasLt, SystemLibrary::Cudnn,
+    SystemLibrary::OpenMP, SystemLibrary::Math};
+
+static constexpr llvm::StringLiteral kEmulatorLibraries[] = {
+    "gptc_host_common", "gptc_host_device_cuda", "gptc_cuda_emulator",
+    "gptc_runtime_common"};
+static constexpr SystemLibrary kEmulatorSystemLibraries[] = {
+    SystemLibrary::Fmt, SystemLibrary::Math};
+
+static const TargetInfo kTargets[] = {
+    {Target::Cpu, "cpu", "the CPU (OpenMP, oneDNN)", "backends/cpu/Runtime.h",
+     "gptc::cpu", ".cpp",
+     /*buildsWithNvcc=*/false, /*hasCudnnAttention=*/false,
+     /*bf16Attention=*/false, kCpuLibraries, kCpuSystemLibraries,
+     /*supportsAttentionHeadDim=*/nullptr, /*supportsDecodeHeadDim=*/nullptr,
+     nullptr, nullptr},
+    {Target::Cuda, "cuda", "NVIDIA GPUs of compute capability 8.0+ (nvcc)",
+     "backends/cuda/Runtime.h", "gptc::cuda", ".cu",
+     /*buildsWithNvcc=*/true, /*hasCudnnAttention=*/true,
+     /*bf16Attention=*/true, kCudaLibraries, kCudaSystemLibraries,
+     cuda::isAttentionHeadDimSupported, cuda::isDecodeHeadDimSupported,
+     describeCudaAttentionHeadDims, describeCudaDecodeHeadDims},
+    {Target::CudaEmulator, "cuda-emulator",
+     "the CUDA host code and kernels on the CPU, through gptc's SIMT emulator",
+     "backends/cuda/Runtime.h", "gptc::cuda", ".cu",
+     /*buildsWithNvcc=*/false, /*hasCudnnAttention=*/true,
+     /*bf16Attention=*/true, kEmulatorLibraries, kEmulatorSystemLibraries,
+     cuda::isAttentionHeadDimSupported, cuda::isDecodeHeadDimSupported,
+     describeCudaAttentionHeadDims, describeCudaDecodeHeadDims},
+};
+
+llvm::ArrayRef<TargetInfo> gptc::getTargets() { return kTargets; }
+
+const TargetInfo *gptc::lookupTarget(llvm::StringRef name) {
+  for (const TargetInfo &info : kTargets)
+    if (info.name == name)
+      return &info;
+  return nullptr;
+}
+
+const TargetInfo &gptc::getTargetInfo(Target target) {
+  for (const TargetInfo &info : kTargets)
+    if (info.target == target)
+      return info;
+  llvm_unreachable("every target is in the table");
+}
+
+std::string gptc::describeTargetNames() {
+  return joinWords(
+      llvm::to_vector(llvm::map_range(
+          kTargets, [](const TargetInfo &info) { return info.name.str(); })),
+      "or");
+}
