@@ -220,6 +220,16 @@ static std::vector<std::string> runtimeLibraries(StringRef target) {
   return libs;
 }
 
+/// The collectives of a `target` training program: NCCL on the GPU, MPI on
+/// host memory otherwise, and Open MPI's library for the launch.
+static std::vector<std::string> collectiveLibraries(StringRef target) {
+  std::string libDir = GPTC_LIBRARY_DIR;
+  if (target == "cuda")
+    return {libDir + "/libgptc_host_collectives_nccl.a",
+            "-L" GPTC_CUDA_LIBRARY_DIR, "-lnccl", GPTC_MPI_LIBRARY};
+  return {libDir + "/libgptc_host_collectives_mpi.a", GPTC_MPI_LIBRARY};
+}
+
 llvm::Error gptc::buildExecutable(StringRef sourcePath, StringRef exePath,
                                   StringRef host, StringRef target,
                                   StringRef cxx) {
@@ -234,6 +244,9 @@ llvm::Error gptc::buildExecutable(StringRef sourcePath, StringRef exePath,
     return command.takeError();
   std::vector<std::string> args = std::move(*command);
   args.push_back(hostLib);
+  // Training programs run data-parallel under mpirun (Collectives.h).
+  if (host == "train")
+    llvm::append_range(args, collectiveLibraries(target));
   llvm::append_range(args, runtimeLibraries(target));
   StringRef compiler = args.front();
   SmallVector<StringRef> argRefs(args.begin(), args.end());
