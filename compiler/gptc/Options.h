@@ -17,6 +17,7 @@ extern llvm::cl::opt<std::string> emit;
 extern llvm::cl::opt<std::string> mode;
 extern llvm::cl::opt<std::string> recompute;
 extern llvm::cl::opt<int64_t> memoryBudget;
+extern llvm::cl::opt<int64_t> ranks;
 extern llvm::cl::opt<std::string> target;
 extern llvm::cl::opt<std::string> attention;
 extern llvm::cl::opt<int64_t> batch;
