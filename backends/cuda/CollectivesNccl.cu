@@ -30,8 +30,8 @@ int rankOfThis = 0, numRanks = 1;
 void checkNccl(ncclResult_t result, const char *what) {
   if (result == ncclSuccess)
     return;
-  std::fprintf(stderr, "rank %d: error: NCCL %s failed: %s\n", rankOfThis,
-               what, ncclGetErrorString(result));
+  std::fprintf(stderr, "rank %d: error: NCCL %s failed: %s\n", rankOfThis, what,
+               ncclGetErrorString(result));
   std::fflush(stderr);
   MPI_Abort(MPI_COMM_WORLD, 1);
 }

@@ -1,12 +1,15 @@
-//===- Collectives.h - data-parallel collectives on device memory -*- C++ -*-===//
+//===- Collectives.h - data-parallel collectives on device memory -*- C++
+//-*-===//
 //
 // What a data-parallel training run moves between its ranks, on the buffers
 // of the device the programs run on (Device.h). The implementation is chosen
 // at link time, like Device.h's:
 //   CollectivesMpi.cpp               Open MPI on host memory: the CPU and the
-//                                    CUDA emulator (libgptc_host_collectives_mpi.a);
+//                                    CUDA emulator
+//                                    (libgptc_host_collectives_mpi.a);
 //   backends/cuda/CollectivesNccl.cu NCCL on the compute stream, its unique id
-//                                    broadcast over MPI (libgptc_host_collectives_nccl.a).
+//                                    broadcast over MPI
+//                                    (libgptc_host_collectives_nccl.a).
 // Every rank of MPI_COMM_WORLD makes the same calls in the same order; ranges
 // are in floats, counts[r] and offsets[r] for each rank r.
 //

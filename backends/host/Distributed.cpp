@@ -232,8 +232,8 @@ double DataParallel::finishGradients(double maxNorm) {
     // Each parameter's sum comes from its owner alone (the others add exact
     // zeros), so the reduction order does not matter.
     Clock::time_point start = Clock::now();
-    MPI_Allreduce(MPI_IN_PLACE, squares.data(), int(squares.size()),
-                  MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, squares.data(), int(squares.size()), MPI_DOUBLE,
+                  MPI_SUM, MPI_COMM_WORLD);
     commSeconds += std::chrono::duration<double>(Clock::now() - start).count();
   }
   return clipToNorm(*program, sum, squares, maxNorm, owned);
@@ -243,10 +243,12 @@ std::vector<float> DataParallel::gatherLosses(const float *local) const {
   const int64_t count = numLocalMicroBatches();
   if (size == 1)
     return std::vector<float>(local, local + count);
-  std::vector<float> byRank(static_cast<size_t>(microBatches)); // [ranks, local]
+  std::vector<float> byRank(
+      static_cast<size_t>(microBatches)); // [ranks, local]
   MPI_Allgather(local, int(count), MPI_FLOAT, byRank.data(), int(count),
                 MPI_FLOAT, MPI_COMM_WORLD);
-  std::vector<float> losses(static_cast<size_t>(microBatches)); // [microBatches]
+  std::vector<float> losses(
+      static_cast<size_t>(microBatches)); // [microBatches]
   for (int s = 0; s < size; ++s)
     for (int64_t j = 0; j < count; ++j)
       losses[size_t(j * size + s)] = byRank[size_t(s * count + j)];

@@ -147,10 +147,10 @@ Expected<Optimizer> Optimizer::create(const ProgramInfo &program,
     optimizer.slots.push_back(std::move(slot));
   }
   optimizer.ownedState = optimizer.stateRange(owned);
-  optimizer.stateMemory = allocateDevice(
-      sizeof(float) *
-          size_t(optimizer.ownedState.second - optimizer.ownedState.first),
-      "the optimizer state");
+  optimizer.stateMemory =
+      allocateDevice(sizeof(float) * size_t(optimizer.ownedState.second -
+                                            optimizer.ownedState.first),
+                     "the optimizer state");
   return optimizer;
 }
 

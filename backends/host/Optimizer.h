@@ -161,7 +161,7 @@ private:
   OptimizerKind kind = OptimizerKind::Muon;
   std::vector<Slot> slots;
   ParamRange owned;
-  int64_t stateElements = 0;            // of every parameter
+  int64_t stateElements = 0;              // of every parameter
   std::pair<int64_t, int64_t> ownedState; // [first, second) of those
   DeviceBuffer stateMemory; // [owned state]: every owned State in turn
   std::function<void(std::vector<float> &)> gatherState;

@@ -36,12 +36,13 @@ std::string gptc::host::formatThousands(int64_t value) {
 }
 
 std::string gptc::host::formatStepLine(const StepReport &report) {
-  std::string ranks =
-      report.ranks > 1 ? fmt::format(" on {} ranks, comm {:.1f}%", report.ranks,
-                                     100.0 * report.commShare)
-                       : "";
+  std::string ranks = report.ranks > 1
+                          ? fmt::format(" on {} ranks, comm {:.1f}%",
+                                        report.ranks, 100.0 * report.commShare)
+                          : "";
   return fmt::format(
-      "step {}/{} | loss {:.4f} | lr x{:.2f} | {} tok/s{} | elapsed {} | ETA {}",
+      "step {}/{} | loss {:.4f} | lr x{:.2f} | {} tok/s{} | elapsed {} | ETA "
+      "{}",
       report.step, report.numSteps, report.loss, report.lrMultiplier,
       formatThousands(std::llround(report.tokensPerSecond)), ranks,
       formatDuration(report.elapsedSeconds), formatDuration(report.etaSeconds));

@@ -535,9 +535,9 @@ Status gptc::host::runTraining(int argc, char **argv) {
   for (const char *flag : kRunFlags)
     if (!args->get(flag).empty())
       runFlags[flag] = args->get(flag);
-  if (Status status = checkSameOnEveryRank(
-          runHash(program, forward_program, runFlags),
-          "compiled program or configuration");
+  if (Status status =
+          checkSameOnEveryRank(runHash(program, forward_program, runFlags),
+                               "compiled program or configuration");
       !status.ok())
     return status;
   Expected<DataParallel> parallel =
@@ -545,8 +545,8 @@ Status gptc::host::runTraining(int argc, char **argv) {
   if (!parallel.ok())
     return parallel.status();
   Expected<Optimizer> optimizer =
-      Optimizer::create(program, options->optimizer, model->C,
-                        options->lrScale, parallel->ownedParams());
+      Optimizer::create(program, options->optimizer, model->C, options->lrScale,
+                        parallel->ownedParams());
   if (!optimizer.ok())
     return optimizer.status();
   AlignedBuffer hostParams = allocateBuffer(program.paramBytes);

@@ -119,8 +119,7 @@ static FailureOr<PolicyPlan> planPolicy(StringRef input, int64_t batch,
   for (auto entry : step->getAttrOfType<ArrayAttr>(kParamsAttrName)
                         .getAsRange<DictionaryAttr>()) {
     int64_t numel = 1;
-    for (int64_t size :
-         entry.getAs<DenseI64ArrayAttr>("shape").asArrayRef())
+    for (int64_t size : entry.getAs<DenseI64ArrayAttr>("shape").asArrayRef())
       numel *= size;
     plan.params.push_back(
         {entry.getAs<StringAttr>("name").getValue().str(), numel});
@@ -157,21 +156,21 @@ static void printRanks(const PolicyPlan &plan, int64_t ranks) {
   for (int64_t r = 0; r < ranks; ++r) {
     int64_t state = 0;
     for (size_t i = first[r]; i < first[r + 1]; ++i)
-      state += 4 * sizes[i] *
-               (StringRef(plan.params[i].first).starts_with("transformer.h.")
-                    ? 1
-                    : 2);
+      state +=
+          4 * sizes[i] *
+          (StringRef(plan.params[i].first).starts_with("transformer.h.") ? 1
+                                                                         : 2);
     std::string owns =
         first[r] == first[r + 1]
             ? std::string("none")
             : llvm::formatv("{0} .. {1} ({2})", first[r], first[r + 1] - 1,
                             first[r + 1] - first[r])
                   .str();
-    out << llvm::format("  %4lld   %-32s   %15s   %16s\n", (long long)r,
-                        owns.c_str(), mib(state).c_str(),
-                        mib(plan.paramBytes + gradientBytes + state +
-                            plan.programArena)
-                            .c_str());
+    out << llvm::format(
+        "  %4lld   %-32s   %15s   %16s\n", (long long)r, owns.c_str(),
+        mib(state).c_str(),
+        mib(plan.paramBytes + gradientBytes + state + plan.programArena)
+            .c_str());
   }
 }
 

@@ -25,8 +25,7 @@ TEST(Sharding, ContiguousWholeParametersOfAboutEqualBytes) {
   EXPECT_EQ(shardParameters(equal, 1), (std::vector<size_t>{0, 10}));
   // A parameter whose middle lies in the second half goes to rank 1 even
   // though it is most of the bytes.
-  EXPECT_EQ(shardParameters({10, 10, 1000}, 2),
-            (std::vector<size_t>{0, 2, 3}));
+  EXPECT_EQ(shardParameters({10, 10, 1000}, 2), (std::vector<size_t>{0, 2, 3}));
   // More ranks than parameters: some own none; every parameter has one
   // owner.
   std::vector<size_t> sparse = shardParameters({5, 5}, 4);
@@ -70,9 +69,9 @@ TEST(Sharding, ShardedOptimizersUpdateTheirParametersAsTheWholeOne) {
     for (Optimizer &shard : shards)
       shard.step(sharded.get(), grads.get(), 1.0, step);
   }
-  EXPECT_EQ(std::memcmp(expected.get(), sharded.get(),
-                        size_t(program.paramBytes)),
-            0);
+  EXPECT_EQ(
+      std::memcmp(expected.get(), sharded.get(), size_t(program.paramBytes)),
+      0);
 
   // Each shard's state is its slice of the whole state's layout; the rest
   // of its download is zero until a gather fills it in.
@@ -111,8 +110,8 @@ TEST(Sharding, ClippingFromShardsEqualsClippingTheWhole) {
   }
   for (ParamRange range : halves)
     EXPECT_EQ(clipToNorm(program, sharded.get(), squares, 1.0, range), norm);
-  EXPECT_EQ(
-      std::memcmp(whole.get(), sharded.get(), size_t(program.paramBytes)), 0);
+  EXPECT_EQ(std::memcmp(whole.get(), sharded.get(), size_t(program.paramBytes)),
+            0);
 }
 
 } // namespace
