@@ -1,5 +1,4 @@
-//===- Collectives.h - data-parallel collectives on device memory -*- C++
-//-*-===//
+//===- Collectives.h - data-parallel collectives ---------------*- C++ -*-===//
 //
 // What a data-parallel training run moves between its ranks, on the buffers
 // of the device the programs run on (Device.h). The implementation is chosen
