@@ -32,7 +32,7 @@ run() { # name, then the command
 }
 run r1t1 "$work/train" --threads 1
 run r2t1 mpirun -np 2 --bind-to core --mca btl_vader_single_copy_mechanism none \
-  "$work/train" --threads 1
+  "$work/train" --threads 1 < /dev/null
 run r1t2 "$work/train" --threads 2
 
 # The median over the progress lines after the first (which holds warm-up).

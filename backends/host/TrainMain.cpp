@@ -475,7 +475,9 @@ Status gptc::host::runTraining(int argc, char **argv) {
       "\ncompiled for batches of B = " + std::to_string(model->B) +
       " sequences of T = " + std::to_string(model->T) +
       " tokens, and writes checkpoint.safetensors,\nmodel.safetensors and "
-      "metrics.jsonl into --out.";
+      "metrics.jsonl into --out. Started by Open MPI's mpirun, it trains "
+      "data-parallel\non every rank (--batch stays the global batch; see "
+      "docs/TRAINING.md).";
   Expected<Args> args = Args::parse(argc, argv, usage, flags);
   if (!args.ok())
     return args.status();
