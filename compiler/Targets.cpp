@@ -47,17 +47,23 @@ static constexpr llvm::StringLiteral kEmulatorLibraries[] = {
 static constexpr SystemLibrary kEmulatorSystemLibraries[] = {
     SystemLibrary::Fmt, SystemLibrary::Math};
 
+static constexpr SystemLibrary kMpiLibraries[] = {SystemLibrary::Mpi};
+static constexpr SystemLibrary kNcclLibraries[] = {SystemLibrary::Nccl,
+                                                   SystemLibrary::Mpi};
+
 static const TargetInfo kTargets[] = {
     {Target::Cpu, "cpu", "the CPU (OpenMP, oneDNN)", "backends/cpu/Runtime.h",
      "gptc::cpu", ".cpp",
      /*buildsWithNvcc=*/false, /*hasCudnnAttention=*/false,
      /*bf16Attention=*/false, kCpuLibraries, kCpuSystemLibraries,
+     "gptc_host_collectives_mpi", kMpiLibraries,
      /*supportsAttentionHeadDim=*/nullptr, /*supportsDecodeHeadDim=*/nullptr,
      nullptr, nullptr},
     {Target::Cuda, "cuda", "NVIDIA GPUs of compute capability 8.0+ (nvcc)",
      "backends/cuda/Runtime.h", "gptc::cuda", ".cu",
      /*buildsWithNvcc=*/true, /*hasCudnnAttention=*/true,
      /*bf16Attention=*/true, kCudaLibraries, kCudaSystemLibraries,
+     "gptc_host_collectives_nccl", kNcclLibraries,
      cuda::isAttentionHeadDimSupported, cuda::isDecodeHeadDimSupported,
      describeCudaAttentionHeadDims, describeCudaDecodeHeadDims},
     {Target::CudaEmulator, "cuda-emulator",
@@ -65,6 +71,7 @@ static const TargetInfo kTargets[] = {
      "backends/cuda/Runtime.h", "gptc::cuda", ".cu",
      /*buildsWithNvcc=*/false, /*hasCudnnAttention=*/true,
      /*bf16Attention=*/true, kEmulatorLibraries, kEmulatorSystemLibraries,
+     "gptc_host_collectives_mpi", kMpiLibraries,
      cuda::isAttentionHeadDimSupported, cuda::isDecodeHeadDimSupported,
      describeCudaAttentionHeadDims, describeCudaDecodeHeadDims},
 };

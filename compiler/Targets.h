@@ -21,7 +21,16 @@ namespace gptc {
 enum class Target { Cpu, Cuda, CudaEmulator };
 
 /// A library a generated program links besides gptc's own.
-enum class SystemLibrary { Dnnl, Fmt, CublasLt, Cudnn, OpenMP, Math };
+enum class SystemLibrary {
+  Dnnl,
+  Fmt,
+  CublasLt,
+  Cudnn,
+  Nccl,
+  Mpi,
+  OpenMP,
+  Math
+};
 
 struct TargetInfo {
   Target target;
@@ -43,6 +52,10 @@ struct TargetInfo {
   /// (lib<name>.a in the build's library folder), and what they need.
   llvm::ArrayRef<llvm::StringLiteral> runtimeLibraries;
   llvm::ArrayRef<SystemLibrary> systemLibraries;
+  /// The collectives a training program links for data-parallel runs
+  /// (backends/host/Collectives.h), and what they need.
+  llvm::StringLiteral collectivesLibrary;
+  llvm::ArrayRef<SystemLibrary> collectivesSystemLibraries;
   /// The head dims gptc's own attention kernels support, in training and in
   /// decoding (null: any).
   bool (*supportsAttentionHeadDim)(int64_t D);

@@ -29,6 +29,29 @@ if config.gptc_have_cuda_runtime:
     info = os.path.join(config.gptc_obj_root, "bin", "gptc-cuda-info")
     if subprocess.run([info], capture_output=True).returncode == 0:
         config.available_features.add("cuda-device")
+# mpirun: Open MPI's launcher, for the data-parallel tests. CI runs as root,
+# which Open MPI refuses unless allowed through its two variables; the
+# ranks may outnumber the cores, and single-copy shared memory (which needs
+# ptrace rights that containers often lack) is off.
+if shutil.which("mpirun"):
+    config.available_features.add("mpirun")
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    config.substitutions.append(
+        ("%mpirun", "mpirun --oversubscribe "
+                    "--mca btl_vader_single_copy_mechanism none"))
+# netns: network namespaces can be made here (root with CAP_SYS_ADMIN and
+# iproute2), for the test of two hosts over TCP.
+probe = "gptc-lit-probe-%d" % os.getpid()
+made = shutil.which("ip") and subprocess.run(
+    ["ip", "netns", "add", probe], capture_output=True)
+if made and made.returncode == 0:
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    config.available_features.add("netns")
+else:
+    reason = made.stderr.decode().strip() if made else "no 'ip' command"
+    lit_config.note("the two-host data-parallel test is skipped: cannot "
+                    "create a network namespace (%s)" % reason)
 config.substitutions.append(("%gptc_src_root", config.gptc_src_root))
 # Long prompts for the decode tests (lit has no loops).
 config.substitutions.append(("%{long60}", "x" * 60))

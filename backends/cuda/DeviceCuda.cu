@@ -1,6 +1,7 @@
 //===- DeviceCuda.cu - Device.h on the CUDA runtime -----------------------===//
 //
-// One device (0), one non-blocking stream for everything gptc queues, and
+// One device (0, or a data-parallel rank's local rank), one non-blocking
+// stream for everything gptc queues, and
 // CUDA graphs captured on that stream. Without a driver or a device the
 // runtime reports an error code, which initDevice turns into a message: the
 // binaries never touch the GPU before initDevice succeeds.
@@ -48,22 +49,34 @@ Status initDevice() {
         driverVersion == 0     ? "no NVIDIA driver is installed"
         : error == cudaSuccess ? "the driver reports no devices"
                                : cudaGetErrorString(error));
+  // One GPU per rank of a data-parallel run: the rank among those on this
+  // machine (Open MPI's local rank; 0 when started on its own).
+  const char *localRank = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  const int device = localRank && *localRank ? std::atoi(localRank) : 0;
+  if (device >= count)
+    return Status::error("local rank {} has no GPU of its own: this machine "
+                         "has {}; start at most {} ranks per machine",
+                         device, count, count);
   cudaDeviceProp properties;
-  checkCuda(cudaGetDeviceProperties(&properties, 0), "cudaGetDeviceProperties");
+  checkCuda(cudaGetDeviceProperties(&properties, device),
+            "cudaGetDeviceProperties");
   if (properties.major < kMinMajor)
-    return Status::error("CUDA device 0 ({}) has compute capability {}.{}; "
+    return Status::error("CUDA device {} ({}) has compute capability {}.{}; "
                          "this binary needs {}.0 or newer",
-                         properties.name, properties.major, properties.minor,
-                         kMinMajor);
-  checkCuda(cudaSetDevice(0), "cudaSetDevice");
+                         device, properties.name, properties.major,
+                         properties.minor, kMinMajor);
+  checkCuda(cudaSetDevice(device), "cudaSetDevice");
   checkCuda(cudaStreamCreateWithFlags(&theStream, cudaStreamNonBlocking),
             "cudaStreamCreate");
   return Status::success();
 }
 
 std::string deviceDescription() {
+  int device = 0;
+  checkCuda(cudaGetDevice(&device), "cudaGetDevice");
   cudaDeviceProp properties;
-  checkCuda(cudaGetDeviceProperties(&properties, 0), "cudaGetDeviceProperties");
+  checkCuda(cudaGetDeviceProperties(&properties, device),
+            "cudaGetDeviceProperties");
   return fmt::format("{} (sm_{}{}, {} SMs, {:.1f} GiB)", properties.name,
                      properties.major, properties.minor,
                      properties.multiProcessorCount,

@@ -184,15 +184,27 @@ void gptc::host::fillWindows(const std::vector<int32_t> &split,
   }
 }
 
-void gptc::host::sampleBatch(const std::vector<int32_t> &split, int64_t B,
-                             int64_t T, Rng &rng, int32_t *tokens,
-                             int32_t *targets) {
+/// The B window starts of a training batch, drawn from `rng`.
+static std::vector<int64_t> drawStarts(const std::vector<int32_t> &split,
+                                       int64_t B, int64_t T, Rng &rng) {
   // Windows may start at 0 .. N-T-1.
   uint64_t numStarts = uint64_t(int64_t(split.size()) - T);
   std::vector<int64_t> starts(B); // [B]
   for (int64_t &start : starts)
     start = int64_t(rng.below(numStarts));
+  return starts;
+}
+
+void gptc::host::sampleBatch(const std::vector<int32_t> &split, int64_t B,
+                             int64_t T, Rng &rng, int32_t *tokens,
+                             int32_t *targets) {
+  std::vector<int64_t> starts = drawStarts(split, B, T, rng); // [B]
   fillWindows(split, starts.data(), B, T, tokens, targets);
+}
+
+void gptc::host::skipBatch(const std::vector<int32_t> &split, int64_t B,
+                           int64_t T, Rng &rng) {
+  drawStarts(split, B, T, rng);
 }
 
 std::vector<int64_t> gptc::host::evalWindowStarts(const Dataset &data,

@@ -64,6 +64,11 @@ Expected<Dataset> loadDataset(const std::string &spec,
 void sampleBatch(const std::vector<int32_t> &split, int64_t B, int64_t T,
                  Rng &rng, int32_t *tokens, int32_t *targets);
 
+/// Advances `rng` past the batch sampleBatch would draw: how a rank of a
+/// data-parallel run passes over the other ranks' micro-batches.
+void skipBatch(const std::vector<int32_t> &split, int64_t B, int64_t T,
+               Rng &rng);
+
 /// Fills tokens and targets [B, T] with the windows of `split` that start at
 /// starts[0..B).
 void fillWindows(const std::vector<int32_t> &split, const int64_t *starts,

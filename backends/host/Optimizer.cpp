@@ -68,32 +68,49 @@ void gptc::host::addGradients(const ProgramInfo &program, char *sum,
 }
 
 void gptc::host::scaleGradients(const ProgramInfo &program, char *grads,
-                                float factor) {
-  for (size_t i = 0; i < program.numParams; ++i) {
+                                float factor, ParamRange range) {
+  for (size_t i = range.begin; i < range.endIn(program); ++i) {
     const BufferInfo &param = program.params[i];
     scaleInPlace(view<float>(grads, param.offset), param.numel(), factor);
   }
 }
 
+std::vector<double> gptc::host::gradientSquares(const ProgramInfo &program,
+                                                const char *grads,
+                                                ParamRange range) {
+  std::vector<double> squares(program.numParams, 0.0); // [numParams]
+  for (size_t i = range.begin; i < range.endIn(program); ++i) {
+    const BufferInfo &param = program.params[i];
+    squares[i] = sumOfSquares(
+        reinterpret_cast<const float *>(grads + param.offset), param.numel());
+  }
+  return squares;
+}
+
+double gptc::host::clipToNorm(const ProgramInfo &program, char *grads,
+                              const std::vector<double> &squares,
+                              double maxNorm, ParamRange range) {
+  double sum = 0;
+  for (double square : squares)
+    sum += square;
+  double norm = std::sqrt(sum);
+  if (norm > maxNorm)
+    scaleGradients(program, grads, float(maxNorm / (norm + 1e-6)), range);
+  return norm;
+}
+
 double gptc::host::clipGradNorm(const ProgramInfo &program, char *grads,
                                 double maxNorm) {
-  double squares = 0;
-  for (size_t i = 0; i < program.numParams; ++i) {
-    const BufferInfo &param = program.params[i];
-    squares += sumOfSquares(view<float>(grads, param.offset), param.numel());
-  }
-  double norm = std::sqrt(squares);
-  if (norm > maxNorm)
-    scaleGradients(program, grads, float(maxNorm / (norm + 1e-6)));
-  return norm;
+  return clipToNorm(program, grads, gradientSquares(program, grads), maxNorm);
 }
 
 Expected<Optimizer> Optimizer::create(const ProgramInfo &program,
                                       OptimizerKind kind, int64_t modelDim,
-                                      double lrScale) {
+                                      double lrScale, ParamRange owned) {
   const double dimScale = 1.0 / std::sqrt(double(modelDim) / 768.0);
   Optimizer optimizer;
   optimizer.kind = kind;
+  optimizer.owned = owned;
   for (size_t i = 0; i < program.numParams; ++i) {
     const BufferInfo &param = program.params[i];
     std::string name = param.name;
@@ -129,14 +146,29 @@ Expected<Optimizer> Optimizer::create(const ProgramInfo &program,
     }
     optimizer.slots.push_back(std::move(slot));
   }
-  optimizer.stateMemory = allocateDevice(
-      sizeof(float) * size_t(optimizer.stateElements), "the optimizer state");
+  optimizer.ownedState = optimizer.stateRange(owned);
+  optimizer.stateMemory =
+      allocateDevice(sizeof(float) * size_t(optimizer.ownedState.second -
+                                            optimizer.ownedState.first),
+                     "the optimizer state");
   return optimizer;
+}
+
+std::pair<int64_t, int64_t> Optimizer::stateRange(ParamRange range) const {
+  // The state tensors lie in parameter order.
+  auto startOf = [&](size_t slot) {
+    return slot < slots.size() ? slots[slot].state.front().offset
+                               : stateElements;
+  };
+  size_t end = std::min(range.end, slots.size());
+  size_t begin = std::min(range.begin, end);
+  return {startOf(begin), startOf(end)};
 }
 
 void Optimizer::step(char *params, const char *grads, double lrMultiplier,
                      int64_t stepsBefore) {
-  for (Slot &slot : slots) {
+  for (size_t i = owned.begin; i < std::min(owned.end, slots.size()); ++i) {
+    Slot &slot = slots[i];
     const BufferInfo &param = *slot.param;
     float *p = view<float>(params, param.offset);
     const float *g = reinterpret_cast<const float *>(grads + param.offset);
@@ -152,7 +184,10 @@ void Optimizer::step(char *params, const char *grads, double lrMultiplier,
 
 std::vector<float> Optimizer::downloadState() const {
   std::vector<float> values(stateElements); // [stateElements]
-  copyToHost(values.data(), stateMemory.get(), sizeof(float) * values.size());
+  copyToHost(values.data() + ownedState.first, stateMemory.get(),
+             sizeof(float) * size_t(ownedState.second - ownedState.first));
+  if (gatherState)
+    gatherState(values);
   return values;
 }
 
@@ -167,11 +202,13 @@ Optimizer::stateTensors(const std::vector<float> &values) const {
 }
 
 Status Optimizer::loadState(const SafetensorsFile &file) {
-  std::vector<float> values(stateElements); // [stateElements]
-  for (const Slot &slot : slots)
-    for (const State &tensor : slot.state)
-      if (Status status = file.readF32(tensor.name, shapeOf(*slot.param),
-                                       values.data() + tensor.offset);
+  // [owned state]
+  std::vector<float> values(size_t(ownedState.second - ownedState.first));
+  for (size_t i = owned.begin; i < std::min(owned.end, slots.size()); ++i)
+    for (const State &tensor : slots[i].state)
+      if (Status status =
+              file.readF32(tensor.name, shapeOf(*slots[i].param),
+                           values.data() + (tensor.offset - ownedState.first));
           !status.ok())
         return status;
   copyToDevice(stateMemory.get(), values.data(), sizeof(float) * values.size());

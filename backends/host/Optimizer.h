@@ -22,9 +22,13 @@
 #include "backends/common/Status.h"
 #include "backends/host/Device.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gptc::host {
@@ -61,12 +65,35 @@ AdamWStep adamwStep(double lr, int64_t t);
 /// The scalars of a Muon step at learning rate lr on a [rows, cols] matrix.
 MuonStep muonStep(double lr, int64_t rows, int64_t cols);
 
+/// Parameters [begin, end) of a program (by index): those whose optimizer
+/// state a rank of a data-parallel run keeps (Distributed.h).
+struct ParamRange {
+  size_t begin = 0, end = SIZE_MAX; // SIZE_MAX: to the last parameter
+  size_t endIn(const ProgramInfo &program) const {
+    return std::min(end, program.numParams);
+  }
+};
+
 /// sum += grads for every parameter (both in the parameter buffer's layout,
 /// in device memory).
 void addGradients(const ProgramInfo &program, char *sum, const char *grads);
 
-/// grads *= factor for every parameter.
-void scaleGradients(const ProgramInfo &program, char *grads, float factor);
+/// grads *= factor for the parameters in `range`.
+void scaleGradients(const ProgramInfo &program, char *grads, float factor,
+                    ParamRange range = {});
+
+/// Each parameter's sum of squared gradients in double [numParams]: those in
+/// `range` computed from `grads`, the others 0.
+std::vector<double> gradientSquares(const ProgramInfo &program,
+                                    const char *grads, ParamRange range = {});
+
+/// The global L2 norm of the gradients whose per-parameter sums of squares
+/// are `squares` (added in parameter order); when it exceeds `maxNorm`,
+/// scales the gradients in `range` by maxNorm / (norm + 1e-6). Returns the
+/// norm before clipping.
+double clipToNorm(const ProgramInfo &program, char *grads,
+                  const std::vector<double> &squares, double maxNorm,
+                  ParamRange range = {});
 
 /// Scales every parameter's gradient in `grads` (the parameter buffer's
 /// layout, in device memory) by maxNorm / (norm + 1e-6) when their global
@@ -79,22 +106,33 @@ class Optimizer {
 public:
   /// Assigns every parameter of `program` to its update rule; `modelDim` is
   /// C (n_embd). Errors name a parameter that fits no rule.
+  /// The state is kept (and updated) for the parameters in `owned` only.
   static Expected<Optimizer> create(const ProgramInfo &program,
                                     OptimizerKind kind, int64_t modelDim,
-                                    double lrScale);
+                                    double lrScale, ParamRange owned = {});
 
-  /// Updates `params` with `grads` (both in the parameter buffer's layout,
-  /// in device memory); `stepsBefore` optimizer steps have been taken.
+  /// Updates the owned `params` with `grads` (both in the parameter buffer's
+  /// layout, in device memory); `stepsBefore` optimizer steps have been
+  /// taken.
   void step(char *params, const char *grads, double lrMultiplier,
             int64_t stepsBefore);
 
-  /// A host copy of the state, which lives in device memory.
+  /// A host copy of the state of every parameter [stateElements], which
+  /// lives in device memory: the owned range copied, the rest from the
+  /// gather set by setStateGather (zeros without one).
   std::vector<float> downloadState() const;
+  /// Where the state of the parameters in `range` lies in downloadState()'s
+  /// vector: [first, second).
+  std::pair<int64_t, int64_t> stateRange(ParamRange range) const;
+  /// Fills in, on a data-parallel run, the state other ranks own.
+  void setStateGather(std::function<void(std::vector<float> &)> gather) {
+    gatherState = std::move(gather);
+  }
   /// The state as tensors named optim.m.<param>, optim.v.<param> (AdamW)
   /// and optim.momentum.<param> (Muon), viewing `values`, a copy made by
   /// downloadState().
   std::vector<TensorRef> stateTensors(const std::vector<float> &values) const;
-  /// Reads the state stateTensors() names from a checkpoint.
+  /// Reads the owned state stateTensors() names from a checkpoint.
   Status loadState(const SafetensorsFile &file);
 
   /// One line: which rule updates which parameters, at what rate.
@@ -115,15 +153,18 @@ private:
     std::vector<State> state;
   };
 
-  /// The device memory of `tensor`.
+  /// The device memory of `tensor`, an owned parameter's.
   float *stateOf(const State &tensor) const {
-    return stateMemory.as<float>() + tensor.offset;
+    return stateMemory.as<float>() + (tensor.offset - ownedState.first);
   }
 
   OptimizerKind kind = OptimizerKind::Muon;
   std::vector<Slot> slots;
-  int64_t stateElements = 0;
-  DeviceBuffer stateMemory; // [stateElements]: every State, one after another
+  ParamRange owned;
+  int64_t stateElements = 0;              // of every parameter
+  std::pair<int64_t, int64_t> ownedState; // [first, second) of those
+  DeviceBuffer stateMemory; // [owned state]: every owned State in turn
+  std::function<void(std::vector<float> &)> gatherState;
   DeviceBuffer scratch;     // Muon's workspace
 };
 

@@ -36,10 +36,15 @@ std::string gptc::host::formatThousands(int64_t value) {
 }
 
 std::string gptc::host::formatStepLine(const StepReport &report) {
+  std::string ranks = report.ranks > 1
+                          ? fmt::format(" on {} ranks, comm {:.1f}%",
+                                        report.ranks, 100.0 * report.commShare)
+                          : "";
   return fmt::format(
-      "step {}/{} | loss {:.4f} | lr x{:.2f} | {} tok/s | elapsed {} | ETA {}",
+      "step {}/{} | loss {:.4f} | lr x{:.2f} | {} tok/s{} | elapsed {} | ETA "
+      "{}",
       report.step, report.numSteps, report.loss, report.lrMultiplier,
-      formatThousands(std::llround(report.tokensPerSecond)),
+      formatThousands(std::llround(report.tokensPerSecond)), ranks,
       formatDuration(report.elapsedSeconds), formatDuration(report.etaSeconds));
 }
 
@@ -49,6 +54,10 @@ Json gptc::host::stepRecord(const StepReport &report) {
   record.set("loss", Json::number(report.loss));
   record.set("lr_mult", Json::number(report.lrMultiplier));
   record.set("tok_per_s", Json::number(report.tokensPerSecond));
+  if (report.ranks > 1) {
+    record.set("ranks", Json::integer(report.ranks));
+    record.set("comm_share", Json::number(report.commShare));
+  }
   return record;
 }
 

@@ -38,6 +38,8 @@ struct StepReport {
   double tokensPerSecond = 0; // over the same steps, evaluations excluded
   double elapsedSeconds = 0;  // since this process started training
   double etaSeconds = 0;
+  int64_t ranks = 1;    // of a data-parallel run
+  double commShare = 0; // of the step time spent in communication
 };
 std::string formatStepLine(const StepReport &report);
 /// {"step":..,"loss":..,"lr_mult":..,"tok_per_s":..}

@@ -15,7 +15,9 @@
 
 #include "backends/common/Json.h"
 #include "backends/host/Checkpoint.h"
+#include "backends/host/Collectives.h"
 #include "backends/host/Data.h"
+#include "backends/host/Distributed.h"
 #include "backends/host/GeneratedPrograms.h"
 #include "backends/host/HostCommon.h"
 #include "backends/host/Init.h"
@@ -196,19 +198,20 @@ Expected<Options> readOptions(const Args &args, const Model &model) {
 class Trainer {
 public:
   Trainer(const Model &model, const Options &options, Dataset data,
-          Optimizer optimizer, DeviceBuffer params, Rng rng, MetricsLog metrics,
+          Optimizer optimizer, DataParallel parallel, DeviceBuffer params,
+          Rng rng, MetricsLog metrics,
           std::map<std::string, std::string> runFlags)
       : model(model), options(options), data(std::move(data)),
-        optimizer(std::move(optimizer)), params(std::move(params)), rng(rng),
-        metrics(std::move(metrics)), runFlags(std::move(runFlags)) {
+        optimizer(std::move(optimizer)), parallel(std::move(parallel)),
+        params(std::move(params)), rng(rng), metrics(std::move(metrics)),
+        runFlags(std::move(runFlags)) {
     const ProgramInfo &program = train_step_program;
-    const size_t paramBytes = size_t(program.paramBytes);
+    this->optimizer.setStateGather([this](std::vector<float> &values) {
+      this->parallel.gatherOptimizerState(this->optimizer, values);
+    });
     const size_t batchBytes = sizeof(int32_t) * size_t(model.B * model.T);
     const size_t logitsBytes =
         sizeof(float) * size_t(model.B * model.T * model.V);
-    grads = allocateDevice(paramBytes, "the gradients");
-    if (options.batch > model.B)
-      microGrads = allocateDevice(paramBytes, "the micro-batch gradients");
     arena = allocateDevice(
         size_t(std::max(program.arenaBytes, forward_program.arenaBytes)),
         "the arena");
@@ -251,10 +254,9 @@ private:
   const Options &options;
   Dataset data;
   Optimizer optimizer;
+  DataParallel parallel; // the gradients and how the ranks share the step
   // Device memory.
   DeviceBuffer params;        // paramBytes, the packed parameters
-  DeviceBuffer grads;         // paramBytes, the step's averaged gradient
-  DeviceBuffer microGrads;    // paramBytes, one micro-batch's gradient
   DeviceBuffer arena;         // shared by train_step and forward
   DeviceBuffer deviceTokens;  // [B, T]
   DeviceBuffer deviceTargets; // [B, T]
@@ -293,34 +295,37 @@ void Trainer::downloadLosses(int64_t count) {
 }
 
 Expected<double> Trainer::trainStep(int64_t step) {
-  const ProgramInfo &program = train_step_program;
   const int64_t microBatches = options.batch / model.B;
-  float *microLosses = deviceLosses.as<float>(); // [micro-batches]
+  float *microLosses = deviceLosses.as<float>(); // [local micro-batches]
+  // Every rank draws every micro-batch and runs its own (Distributed.h).
   for (int64_t micro = 0; micro < microBatches; ++micro) {
+    if (!parallel.isLocal(micro)) {
+      skipBatch(data.train, model.B, model.T, rng);
+      continue;
+    }
+    const int64_t local = micro / parallel.numRanks();
     sampleBatch(data.train, model.B, model.T, rng, tokens.data(),
                 targets.data());
     uploadBatch();
-    char *out = micro == 0 ? grads.get() : microGrads.get();
     train_step(params.get(), deviceTokens.as<int32_t>(),
-               deviceTargets.as<int32_t>(), microLosses + micro, out,
-               arena.get());
-    if (micro > 0)
-      addGradients(program, grads.get(), microGrads.get());
+               deviceTargets.as<int32_t>(), microLosses + local,
+               parallel.gradientsOf(local), arena.get());
+    parallel.accumulate(local);
   }
-  downloadLosses(microBatches);
+  downloadLosses(parallel.numLocalMicroBatches());
+  std::vector<float> stepLosses = parallel.gatherLosses(losses.data());
   double lossSum = 0;
   for (int64_t micro = 0; micro < microBatches; ++micro) {
-    if (!std::isfinite(losses[micro]))
-      return nonFinite(step + 1, "the loss", losses[micro]);
-    lossSum += losses[micro];
+    if (!std::isfinite(stepLosses[micro]))
+      return nonFinite(step + 1, "the loss", stepLosses[micro]);
+    lossSum += stepLosses[micro];
   }
-  if (microBatches > 1)
-    scaleGradients(program, grads.get(), 1.0f / float(microBatches));
-  double norm = clipGradNorm(program, grads.get(), kMaxGradNorm);
+  double norm = parallel.finishGradients(kMaxGradNorm);
   if (!std::isfinite(norm))
     return nonFinite(step + 1, "the gradient norm", norm);
-  optimizer.step(params.get(), grads.get(), lrMultiplier(step, options.steps),
-                 step);
+  optimizer.step(params.get(), parallel.gradients(),
+                 lrMultiplier(step, options.steps), step);
+  parallel.shareParameters(params.get());
   return lossSum / double(microBatches);
 }
 
@@ -361,6 +366,11 @@ Status Trainer::save(int64_t step) {
   const ProgramInfo &program = train_step_program;
   std::string path = options.out + "/" + kCheckpointFile;
   CheckpointState state{step, rng.getState(), runFlags};
+  if (!parallel.isRoot()) {
+    // Rank 0 writes; the others send it their optimizer state.
+    optimizer.downloadState();
+    return Status::success();
+  }
   AlignedBuffer hostParams = allocateBuffer(program.paramBytes);
   copyToHost(hostParams.get(), params.get(), size_t(program.paramBytes));
   if (Status status =
@@ -380,7 +390,7 @@ Status Trainer::save(int64_t step) {
 Status Trainer::run(int64_t startStep) {
   const Clock::time_point runStart = Clock::now();
   // Since the last progress line:
-  double intervalLoss = 0, intervalSeconds = 0;
+  double intervalLoss = 0, intervalSeconds = 0, intervalComm = 0;
   int64_t intervalSteps = 0;
   for (int64_t step = startStep; step < options.steps; ++step) {
     Clock::time_point stepStart = Clock::now();
@@ -388,6 +398,7 @@ Status Trainer::run(int64_t startStep) {
     if (!loss.ok())
       return loss.status();
     intervalSeconds += secondsSince(stepStart);
+    intervalComm += parallel.takeCommSeconds();
     intervalLoss += *loss;
     ++intervalSteps;
 
@@ -404,15 +415,18 @@ Status Trainer::run(int64_t startStep) {
       report.elapsedSeconds = secondsSince(runStart);
       report.etaSeconds = report.elapsedSeconds / double(done - startStep) *
                           double(options.steps - done);
+      report.ranks = parallel.numRanks();
+      report.commShare = intervalComm / intervalSeconds;
       fmt::print("{}\n", formatStepLine(report));
       std::fflush(stdout);
-      if (Status status = metrics.append(stepRecord(report)); !status.ok())
-        return status;
-      intervalLoss = intervalSeconds = 0;
+      if (parallel.isRoot())
+        if (Status status = metrics.append(stepRecord(report)); !status.ok())
+          return status;
+      intervalLoss = intervalSeconds = intervalComm = 0;
       intervalSteps = 0;
     }
     const bool evalDue = done % options.evalEvery == 0 || last;
-    if (evalDue) {
+    if (evalDue && parallel.isRoot()) {
       EvalReport report = evaluate(done);
       fmt::print("{}\n", formatEvalLine(report));
       std::fflush(stdout);
@@ -458,12 +472,16 @@ Status gptc::host::runTraining(int argc, char **argv) {
       "usage: {} --data PATH|task:add|task:copy [options]\n\nTrains the "
       "model\n  {}\ncompiled for batches of B = {} sequences of T = {} "
       "tokens, and writes checkpoint.safetensors,\nmodel.safetensors and "
-      "metrics.jsonl into --out.",
+      "metrics.jsonl into --out. Started by Open MPI's mpirun, it trains "
+      "data-parallel\non every rank (--batch stays the global batch; see "
+      "docs/TRAINING.md).",
       argv[0], program.config, model->B, model->T);
   Expected<Args> args = Args::parse(argc, argv, usage, flags);
   if (!args.ok())
     return args.status();
   // After the arguments: --help needs no device.
+  if (Status status = startWorld(&argc, &argv); !status.ok())
+    return status;
   if (Status status = initDevice(); !status.ok())
     return status;
 
@@ -512,8 +530,23 @@ Status gptc::host::runTraining(int argc, char **argv) {
   if (!data.ok())
     return data.status();
 
-  Expected<Optimizer> optimizer = Optimizer::create(program, options->optimizer,
-                                                    model->C, options->lrScale);
+  // Every rank must run the same program with the same settings.
+  std::map<std::string, std::string> runFlags;
+  for (const char *flag : kRunFlags)
+    if (!args->get(flag).empty())
+      runFlags[flag] = args->get(flag);
+  if (Status status =
+          checkSameOnEveryRank(runHash(program, forward_program, runFlags),
+                               "compiled program or configuration");
+      !status.ok())
+    return status;
+  Expected<DataParallel> parallel =
+      DataParallel::create(program, options->batch / model->B, model->B);
+  if (!parallel.ok())
+    return parallel.status();
+  Expected<Optimizer> optimizer =
+      Optimizer::create(program, options->optimizer, model->C, options->lrScale,
+                        parallel->ownedParams());
   if (!optimizer.ok())
     return optimizer.status();
   AlignedBuffer hostParams = allocateBuffer(program.paramBytes);
@@ -529,22 +562,23 @@ Status gptc::host::runTraining(int argc, char **argv) {
   DeviceBuffer params = uploadToDevice(
       hostParams.get(), size_t(program.paramBytes), "the parameters");
   hostParams.reset();
+  parallel->broadcastParameters(params.get());
 
-  // Nothing has been written yet; from here on the output folder is used.
-  if (Status status = prepareOutputFolder(options->out); !status.ok())
-    return status;
-  std::optional<int64_t> resumedStep;
-  if (resumed)
-    resumedStep = resumed->step;
-  Expected<MetricsLog> metrics =
-      MetricsLog::open(options->out + "/metrics.jsonl", resumedStep);
-  if (!metrics.ok())
-    return metrics.status();
+  // Nothing has been written yet; from here on rank 0 uses the output folder.
+  MetricsLog metrics;
+  if (parallel->isRoot()) {
+    if (Status status = prepareOutputFolder(options->out); !status.ok())
+      return status;
+    std::optional<int64_t> resumedStep;
+    if (resumed)
+      resumedStep = resumed->step;
+    Expected<MetricsLog> opened =
+        MetricsLog::open(options->out + "/metrics.jsonl", resumedStep);
+    if (!opened.ok())
+      return opened.status();
+    metrics = std::move(*opened);
+  }
 
-  std::map<std::string, std::string> runFlags;
-  for (const char *flag : kRunFlags)
-    if (!args->get(flag).empty())
-      runFlags[flag] = args->get(flag);
   int64_t numParams = 0;
   for (size_t i = 0; i < program.numParams; ++i)
     numParams += program.params[i].numel();
@@ -560,6 +594,12 @@ Status gptc::host::runTraining(int argc, char **argv) {
              microBatches == 1 ? "" : "es",
              formatThousands(options->batch * model->T), optimizer->describe(),
              deviceDescription());
+  if (parallel->numRanks() > 1)
+    fmt::print("data-parallel on {} ranks over {}: {} micro-batch{} each "
+               "per step, optimizer state sharded by parameter\n",
+               parallel->numRanks(), collectivesDescription(),
+               parallel->numLocalMicroBatches(),
+               parallel->numLocalMicroBatches() == 1 ? "" : "es");
   if (resumed)
     fmt::print("resuming {} at step {}\n", resumePath, resumed->step);
   std::fflush(stdout);
@@ -567,8 +607,8 @@ Status gptc::host::runTraining(int argc, char **argv) {
   Rng rng = resumed ? Rng(resumed->rngState)
                     : Rng::forStream(uint64_t(options->seed), "batches");
   Trainer trainer(*model, *options, std::move(*data), std::move(*optimizer),
-                  std::move(params), rng, std::move(*metrics),
-                  std::move(runFlags));
+                  std::move(*parallel), std::move(params), rng,
+                  std::move(metrics), std::move(runFlags));
   if (resumed)
     trainer.setLastCheckpoint(resumePath, resumed->step);
   return trainer.run(resumed ? resumed->step : 0);
@@ -576,5 +616,16 @@ Status gptc::host::runTraining(int argc, char **argv) {
 
 int gptc::host::trainMain(int argc, char **argv) {
   Status status = runTraining(argc, argv);
-  return status.ok() ? 0 : fail(argv[0], status);
+  if (status.ok()) {
+    endWorld();
+    return 0;
+  }
+  if (worldSize() == 1)
+    return fail(argv[0], status);
+  // One rank's failure ends the whole job (an abort, as its peers may be
+  // waiting for it in a collective).
+  fail(argv[0], Status::error("rank {} of {}: {}", worldRank(), worldSize(),
+                              status.message()));
+  abortWorld(1);
+  return 1;
 }

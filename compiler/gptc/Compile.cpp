@@ -200,6 +200,10 @@ static std::vector<std::string> linkArguments(SystemLibrary library) {
             "-rpath=" GPTC_CUDA_LIBRARY_DIR};
   case SystemLibrary::Cudnn:
     return {"-lcudnn"};
+  case SystemLibrary::Nccl:
+    return {"-L" GPTC_CUDA_LIBRARY_DIR, "-lnccl"};
+  case SystemLibrary::Mpi:
+    return {GPTC_MPI_LIBRARY};
   case SystemLibrary::OpenMP:
     return {"-lgomp"};
   case SystemLibrary::Math:
@@ -218,6 +222,16 @@ static std::vector<std::string> runtimeLibraries(const TargetInfo &target) {
   return args;
 }
 
+/// The collectives of a `target` training program: NCCL on the GPU, MPI on
+/// host memory otherwise, and Open MPI's library for the launch.
+static std::vector<std::string> collectiveLibraries(const TargetInfo &target) {
+  std::vector<std::string> args = {
+      (GPTC_LIBRARY_DIR "/lib" + target.collectivesLibrary + ".a").str()};
+  for (SystemLibrary library : target.collectivesSystemLibraries)
+    llvm::append_range(args, linkArguments(library));
+  return args;
+}
+
 llvm::Error gptc::buildExecutable(StringRef sourcePath, StringRef exePath,
                                   StringRef host, const TargetInfo &target,
                                   StringRef cxx) {
@@ -232,6 +246,9 @@ llvm::Error gptc::buildExecutable(StringRef sourcePath, StringRef exePath,
     return command.takeError();
   std::vector<std::string> args = std::move(*command);
   args.push_back(hostLib);
+  // Training programs run data-parallel under mpirun (Collectives.h).
+  if (host == "train")
+    llvm::append_range(args, collectiveLibraries(target));
   llvm::append_range(args, runtimeLibraries(target));
   StringRef compiler = args.front();
   SmallVector<StringRef> argRefs(args.begin(), args.end());

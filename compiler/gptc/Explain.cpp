@@ -17,6 +17,8 @@
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/Format.h"
 
+#include "backends/common/Sharding.h"
+
 #include <map>
 
 using namespace mlir;
@@ -34,6 +36,9 @@ struct PolicyPlan {
   int64_t lowerBound = 0;
   int64_t programArena = 0; // the program's arena: max(train_step, forward)
   int64_t savedBytes = 0; // forward values inside the layers the backward reads
+  // The packed parameters, in buffer order: name and element count.
+  std::vector<std::pair<std::string, int64_t>> params;
+  int64_t paramBytes = 0; // of the packed buffer, alignment included
 };
 
 } // namespace
@@ -109,13 +114,75 @@ static FailureOr<PolicyPlan> planPolicy(StringRef input, int64_t batch,
                            .getInt());
   plan.lowerBound =
       step->getAttrOfType<IntegerAttr>(kArenaLowerBoundAttrName).getInt();
+  plan.paramBytes =
+      step->getAttrOfType<IntegerAttr>(kParamBytesAttrName).getInt();
+  for (auto entry : step->getAttrOfType<ArrayAttr>(kParamsAttrName)
+                        .getAsRange<DictionaryAttr>()) {
+    int64_t numel = 1;
+    for (int64_t size : entry.getAs<DenseI64ArrayAttr>("shape").asArrayRef())
+      numel *= size;
+    plan.params.push_back(
+        {entry.getAs<StringAttr>("name").getValue().str(), numel});
+  }
   return plan;
+}
+
+/// Memory per rank of a data-parallel training run on `ranks` ranks
+/// (backends/host/Distributed.h): every rank keeps the parameters, the
+/// step's gradient sum, one micro-batch's gradient, the pieces of its shard
+/// it receives [ranks, largest shard] and the arena; the optimizer state
+/// (AdamW m and v for the embedding and lm_head, Muon momentum for the
+/// block matrices) only for the parameters it owns.
+static void printRanks(const PolicyPlan &plan, int64_t ranks) {
+  std::vector<int64_t> sizes; // [params]
+  for (const auto &param : plan.params)
+    sizes.push_back(param.second);
+  std::vector<size_t> first = shardParameters(sizes, ranks);
+  int64_t largestShard = 0;
+  for (int64_t r = 0; r < ranks; ++r) {
+    int64_t shard = 0;
+    for (size_t i = first[r]; i < first[r + 1]; ++i)
+      shard += 4 * sizes[i];
+    largestShard = std::max(largestShard, shard);
+  }
+  const int64_t gradientBytes = 2 * plan.paramBytes + ranks * largestShard;
+  auto &out = llvm::outs();
+  out << llvm::format("\n  data-parallel on %lld ranks (recompute=%s): "
+                      "parameters %s and gradient buffers %s on every rank\n",
+                      (long long)ranks, plan.policy.c_str(),
+                      mib(plan.paramBytes).c_str(), mib(gradientBytes).c_str());
+  out << "  rank   owns parameters                    optimizer state   "
+         "predicted peak (params+gradients+own optimizer state+arena)\n";
+  for (int64_t r = 0; r < ranks; ++r) {
+    int64_t state = 0;
+    for (size_t i = first[r]; i < first[r + 1]; ++i)
+      state +=
+          4 * sizes[i] *
+          (StringRef(plan.params[i].first).starts_with("transformer.h.") ? 1
+                                                                         : 2);
+    std::string owns =
+        first[r] == first[r + 1]
+            ? std::string("none")
+            : llvm::formatv("{0} .. {1} ({2})", first[r], first[r + 1] - 1,
+                            first[r + 1] - first[r])
+                  .str();
+    out << llvm::format(
+        "  %4lld   %-32s   %15s   %16s\n", (long long)r, owns.c_str(),
+        mib(state).c_str(),
+        mib(plan.paramBytes + gradientBytes + state + plan.programArena)
+            .c_str());
+  }
 }
 
 int gptc::runExplain() {
   llvm::Expected<GPTConfig> config = loadModelConfig(options::input);
   if (!config) {
     llvm::errs() << llvm::toString(config.takeError()) << "\n";
+    return 1;
+  }
+  if (options::ranks < 1) {
+    llvm::errs() << "error: --ranks must be at least 1, got " << options::ranks
+                 << "\n";
     return 1;
   }
   int64_t B = options::batch ? int64_t(options::batch) : 4;
@@ -186,6 +253,8 @@ int gptc::runExplain() {
                mib(peak).c_str())
         << plan.layers << "\n";
   }
+  if (options::ranks > 1)
+    printRanks(plans[0], options::ranks);
   out << "\n  saved for the backward, bytes per token per layer (kernels.md "
          "§4.2 formula, fp32):\n";
   for (const PolicyPlan &plan : plans) {

@@ -40,6 +40,7 @@ extern llvm::cl::opt<std::string> emit;
 extern llvm::cl::opt<std::string> mode;
 extern llvm::cl::opt<std::string> recompute;
 extern llvm::cl::opt<int64_t> memoryBudget;
+extern llvm::cl::opt<int64_t> ranks;
 extern llvm::cl::opt<Target, false, TargetParser> target;
 /// The table entry of --target.
 const TargetInfo &targetInfo();

@@ -53,6 +53,11 @@ cl::opt<int64_t> memoryBudget(
     "memory-budget",
     cl::desc("train, --recompute=auto: the most arena bytes to plan"),
     cl::init(0), cl::cat(category));
+cl::opt<int64_t>
+    ranks("ranks",
+          cl::desc("explain: memory per rank of a data-parallel run on N "
+                   "ranks (optimizer state sharded by parameter)"),
+          cl::init(1), cl::cat(category));
 cl::opt<Target, false, TargetParser>
     target("target", cl::desc("Backend (default cpu):"), cl::init(Target::Cpu),
            cl::cat(category));
@@ -139,7 +144,7 @@ usage:
       the bundle's tokens and compare logits, loss and every parameter's
       gradient (under each recompute policy) and greedy decoding with the
       float64 reference (exit 1 beyond the tolerances).
-  gptc explain <model> [--batch B] [--seq T] [--memory-budget BYTES]
+  gptc explain <model> [--batch B] [--seq T] [--memory-budget BYTES] [--ranks N]
       Parameters, FLOPs per token, and per recompute policy the planned
       activation arena, the extra FLOPs and the predicted peak memory.
 

@@ -38,6 +38,15 @@ TEST(Progress, StepAndEvalLines) {
   EXPECT_EQ(stepRecord(step).serialize(),
             "{\"step\":120,\"loss\":2.34562,\"lr_mult\":0.84,"
             "\"tok_per_s\":12345.4}");
+  // A data-parallel run adds its ranks and communication share.
+  step.ranks = 2;
+  step.commShare = 0.0834;
+  EXPECT_EQ(formatStepLine(step),
+            "step 120/2000 | loss 2.3456 | lr x0.84 | 12,345 tok/s on 2 "
+            "ranks, comm 8.3% | elapsed 1m02s | ETA 9m13s");
+  EXPECT_EQ(stepRecord(step).serialize(),
+            "{\"step\":120,\"loss\":2.34562,\"lr_mult\":0.84,"
+            "\"tok_per_s\":12345.4,\"ranks\":2,\"comm_share\":0.0834}");
 
   EvalReport eval;
   eval.step = 200;
