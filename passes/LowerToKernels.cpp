@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -100,11 +101,13 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
              << name.getValue() << "' must be a statically shaped tensor";
     paramOffsets.push_back({arg, paramBytes});
     paramByName[name.getValue()] = {paramBytes, tensor};
-    paramTable.push_back(DictionaryAttr::get(
-        ctx,
-        {b.getNamedAttr("name", name),
-         b.getNamedAttr("shape", b.getDenseI64ArrayAttr(tensor.getShape())),
-         b.getNamedAttr("offset", b.getI64IntegerAttr(paramBytes))}));
+    NamedAttrList entry;
+    entry.append("name", name);
+    entry.append("shape", b.getDenseI64ArrayAttr(tensor.getShape()));
+    entry.append("offset", b.getI64IntegerAttr(paramBytes));
+    if (std::optional<int64_t> layer = argLayerOf(func, arg.getArgNumber()))
+      entry.set("layer", b.getI64IntegerAttr(*layer));
+    paramTable.push_back(entry.getDictionary(ctx));
     paramBytes +=
         alignTo(tensor.getNumElements() * tensor.getElementTypeBitWidth() / 8,
                 kBufferAlignment);
@@ -262,10 +265,11 @@ LogicalResult FunctionLowering::lowerOp(OpBuilder &b, Operation *op) {
     for (auto [i, operand] : llvm::enumerate(op->getOperands()))
       if (i != tied)
         inputs.push_back(buffers.lookup(operand));
-    b.create<KernelOp>(op->getLoc(), kernel.getKernelName(), inputs,
-                       ValueRange{buffer},
-                       b.getDenseI64ArrayAttr(kernel.getKernelDims()),
-                       b.getArrayAttr(kernel.getKernelScalars()));
+    auto call = b.create<KernelOp>(
+        op->getLoc(), kernel.getKernelName(), inputs, ValueRange{buffer},
+        b.getDenseI64ArrayAttr(kernel.getKernelDims()),
+        b.getArrayAttr(kernel.getKernelScalars()));
+    copyLayer(op, call);
     return success();
   }
 
@@ -283,9 +287,11 @@ LogicalResult FunctionLowering::lowerOp(OpBuilder &b, Operation *op) {
     buffers.map(result, buffer);
     outputs.push_back(buffer);
   }
-  b.create<KernelOp>(op->getLoc(), kernel.getKernelName(), inputs, outputs,
-                     b.getDenseI64ArrayAttr(kernel.getKernelDims()),
-                     b.getArrayAttr(kernel.getKernelScalars()));
+  auto call =
+      b.create<KernelOp>(op->getLoc(), kernel.getKernelName(), inputs, outputs,
+                         b.getDenseI64ArrayAttr(kernel.getKernelDims()),
+                         b.getArrayAttr(kernel.getKernelScalars()));
+  copyLayer(op, call);
   return success();
 }
 

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -102,6 +103,7 @@ LogicalResult DecodeRewriter::run() {
     Value rotated =
         b.create<RopeAtOp>(rope.getLoc(), rope.getType(), rope.getX(), lengths,
                            rope.getBaseAttr(), rope.getRoundBf16Attr());
+    copyLayer(rope, rotated.getDefiningOp());
     rope.replaceAllUsesWith(rotated);
     rope.erase();
   }
@@ -120,6 +122,8 @@ LogicalResult DecodeRewriter::run() {
     Value out = b.create<CachedAttentionOp>(
         loc, attention.getOut().getType(), attention.getQ(), kCache, vCache,
         lengths, layerAttr, attention.getScaleAttr());
+    for (Value created : {kCache, vCache, out})
+      copyLayer(attention, created.getDefiningOp());
     attention.getOut().replaceAllUsesWith(out);
     attention.erase();
   }

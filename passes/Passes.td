@@ -122,7 +122,7 @@ def Recompute : Pass<"gptc-recompute", "::mlir::ModuleOp"> {
       * `minimal`: recompute the ops that are cheap to redo (norms, RoPE,
         relu², reshapes; CostOpInterface) from values that are kept anyway;
         costs almost no FLOPs;
-      * `full`: per layer (ops located under `transformer.h.<i>.`) keep only
+      * `full`: per layer (the ops with one `gptc.layer`) keep only
         the layer's inputs and recompute the whole layer, matmuls and
         attention included, before its backward: one extra forward;
       * `auto`: the fewest `full` layers (the rest `minimal`) whose planned

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -28,18 +29,6 @@ namespace {
 enum class LayerPolicy { Minimal, Full };
 
 static bool isBackward(Operation *op) { return op->hasAttr(kBackwardAttrName); }
-
-/// The transformer layer an op belongs to ("transformer.h.<i>...."), if any.
-static std::optional<int64_t> layerOf(Operation *op) {
-  std::string described = describeLocation(op->getLoc());
-  StringRef name = described;
-  if (!name.consume_front("transformer.h."))
-    return std::nullopt;
-  int64_t layer;
-  if (name.consumeInteger(10, layer) || !name.starts_with("."))
-    return std::nullopt;
-  return layer;
-}
 
 static bool isCheap(Operation *op) {
   if (isa<ViewLikeOpInterface>(op))

@@ -8,6 +8,7 @@
 
 #include "compiler/gptc/Compile.h"
 #include "compiler/gptc/Options.h"
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -38,9 +39,9 @@ struct PolicyPlan {
 
 } // namespace
 
-/// Bytes of the values computed inside the transformer layers (located under
-/// "transformer.h.") that the backward reads: what a policy keeps alive
-/// from the forward into the backward.
+/// Bytes of the values computed inside the transformer layers (gptc.layer)
+/// that the backward reads: what a policy keeps alive from the forward into
+/// the backward.
 static int64_t savedLayerBytes(func::FuncOp func) {
   llvm::SmallPtrSet<Value, 32> saved;
   func.walk([&](Operation *op) {
@@ -48,9 +49,7 @@ static int64_t savedLayerBytes(func::FuncOp func) {
       return;
     for (Value operand : op->getOperands()) {
       Operation *def = operand.getDefiningOp();
-      if (def && !def->hasAttr(kBackwardAttrName) &&
-          StringRef(describeLocation(def->getLoc()))
-              .starts_with("transformer.h."))
+      if (def && !def->hasAttr(kBackwardAttrName) && layerOf(def))
         saved.insert(operand);
     }
   });
