@@ -313,7 +313,7 @@ struct LowerToKernels : gptc::impl::LowerToKernelsBase<LowerToKernels> {
     for (func::FuncOp func : funcs) {
       if (func.isExternal())
         continue;
-      FailureOr<func::FuncOp> lowered = FunctionLowering(func).run();
+      FailureOr<func::FuncOp> lowered = lowerFunctionToKernels(func);
       if (failed(lowered))
         return signalPassFailure();
       func.erase();
@@ -322,3 +322,7 @@ struct LowerToKernels : gptc::impl::LowerToKernelsBase<LowerToKernels> {
 };
 
 } // namespace
+
+FailureOr<func::FuncOp> gptc::lowerFunctionToKernels(func::FuncOp func) {
+  return FunctionLowering(func).run();
+}

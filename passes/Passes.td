@@ -293,7 +293,7 @@ def PlanMemory : Pass<"gptc-plan-memory", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect",
                            "::mlir::arith::ArithDialect"];
   let options = [
-    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+    Option<"alignment", "alignment", "int64_t", /*default=*/"kBufferAlignment",
            "Byte alignment of every buffer in the arena">,
   ];
 }

@@ -9,11 +9,11 @@
 
 #include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
+#include "passes/MemoryPlan.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace gptc {
@@ -200,22 +200,17 @@ struct Recompute : gptc::impl::RecomputeBase<Recompute> {
     func->setAttr(kRecomputeFlopsAttrName, b.getI64IntegerAttr(flops));
   }
 
-  /// The planned arena of `func` under `policies`, on a copy of the module.
-  FailureOr<int64_t> arenaBytes(func::FuncOp func,
-                                ArrayRef<LayerPolicy> policies) {
-    OwningOpRef<ModuleOp> copy(cast<ModuleOp>(getOperation()->clone()));
-    auto copied = copy->lookupSymbol<func::FuncOp>(func.getName());
-    applyPolicies(copied, policies);
-    // The copy is detached from the IR this pass runs on: plan it with a
-    // pass manager of its own.
-    PassManager pm(copy->getContext());
-    pm.addPass(createLowerToKernels());
-    pm.addPass(createPlanMemory());
-    if (failed(pm.run(*copy)))
+  /// The planned arena of `func` under `policies`, on a copy of `func`.
+  static FailureOr<int64_t> arenaBytes(func::FuncOp func,
+                                       ArrayRef<LayerPolicy> policies) {
+    OwningOpRef<ModuleOp> scratch = ModuleOp::create(func.getLoc());
+    auto copy = cast<func::FuncOp>(func->clone());
+    scratch->push_back(copy);
+    applyPolicies(copy, policies);
+    FailureOr<ArenaSize> arena = planArena(copy);
+    if (failed(arena))
       return failure();
-    return copy->lookupSymbol<func::FuncOp>(func.getName())
-        ->getAttrOfType<IntegerAttr>(kArenaBytesAttrName)
-        .getInt();
+    return arena->bytes;
   }
 
   void runOnOperation() override {

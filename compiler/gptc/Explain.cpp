@@ -10,11 +10,11 @@
 #include "compiler/gptc/Options.h"
 #include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
+#include "passes/MemoryPlan.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/Format.h"
 
@@ -92,22 +92,17 @@ static FailureOr<PolicyPlan> planPolicy(StringRef input, int64_t batch,
   plan.savedBytes = savedLayerBytes(step);
   forwardFlops = sumFlops(module->lookupSymbol<func::FuncOp>("forward"));
 
-  // The memory plan of the recomputed step (the rest of the pipeline).
-  PassManager pm(&ctx);
-  pm.addPass(createLowerToKernels());
-  pm.addPass(createPlanMemory());
-  if (failed(pm.run(*module)))
+  // The memory plan of the recomputed step, as the rest of the pipeline
+  // would make it.
+  FailureOr<ArenaSize> stepArena = planArena(step);
+  FailureOr<ArenaSize> forwardArena =
+      planArena(module->lookupSymbol<func::FuncOp>("forward"));
+  if (failed(stepArena) || failed(forwardArena))
     return failure();
-  step = module->lookupSymbol<func::FuncOp>("train_step");
-  plan.arenaBytes =
-      step->getAttrOfType<IntegerAttr>(kArenaBytesAttrName).getInt();
+  plan.arenaBytes = stepArena->bytes;
+  plan.lowerBound = stepArena->lowerBound;
   // The training program runs both functions on one arena.
-  plan.programArena = std::max(
-      plan.arenaBytes, module->lookupSymbol<func::FuncOp>("forward")
-                           ->getAttrOfType<IntegerAttr>(kArenaBytesAttrName)
-                           .getInt());
-  plan.lowerBound =
-      step->getAttrOfType<IntegerAttr>(kArenaLowerBoundAttrName).getInt();
+  plan.programArena = std::max(plan.arenaBytes, forwardArena->bytes);
   return plan;
 }
 

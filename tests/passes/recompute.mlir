@@ -1,6 +1,9 @@
 // RUN: gptc-opt %s --gptc-recompute=policy=none | FileCheck %s --check-prefix=NONE
 // RUN: gptc-opt %s --gptc-recompute=policy=minimal | FileCheck %s --check-prefix=MINIMAL
 // RUN: gptc-opt %s --gptc-recompute=policy=full | FileCheck %s --check-prefix=FULL
+// RUN: gptc-opt %s --gptc-recompute=policy=minimal --gptc-lower-to-kernels --gptc-plan-memory | FileCheck %s --check-prefix=PLANNED
+// RUN: gptc-opt %s --gptc-recompute="policy=auto memory-budget=448" | FileCheck %s --check-prefix=AUTO
+// RUN: not gptc-opt %s --gptc-recompute="policy=auto memory-budget=447" 2>&1 | FileCheck %s --check-prefix=AUTO-SMALL
 
 // One differentiated MLP layer: the ops with gptc.layer = 0 (the pass reads
 // the attribute, not the locations, which are left out). The backward reads
@@ -39,6 +42,13 @@
 // FULL-NEXT: gptc.lm_head_loss_grad %[[R2]]
 // FULL: gptc.relu_square_grad %[[H2]]
 // FULL: gptc.linear_grad %{{.*}}, %[[N2]]
+// Tests that `auto` sizes each choice's arena as gptc-lower-to-kernels and
+// gptc-plan-memory plan it: `minimal` plans 448 bytes here (`full` 576 in
+// this small function), so a budget of 448 keeps the layer
+// minimal and one byte less fits no plan.
+// PLANNED: gptc.arena_bytes = 448 : i64
+// AUTO: gptc.recompute = "minimal", gptc.recompute_flops = 192 : i64
+// AUTO-SMALL: error: the memory budget of 447 bytes is below the smallest plan, 576 bytes with every layer recomputed
 func.func @train_step(%x: tensor<4x8xf32>, %t: tensor<4xi32>, %w1: tensor<8x8xf32> {gptc.param = "w1"},
                       %head: tensor<16x8xf32> {gptc.param = "head"})
     -> (tensor<f32> {gptc.name = "loss"}, tensor<8x8xf32> {gptc.grad_of = "w1"}, tensor<16x8xf32> {gptc.grad_of = "head"}) {
