@@ -13,6 +13,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/Support/JSON.h"
 
 namespace gptc {
 #define GEN_PASS_DEF_MAKEDECODE
@@ -161,9 +162,30 @@ LogicalResult DecodeRewriter::run() {
 struct MakeDecode : gptc::impl::MakeDecodeBase<MakeDecode> {
   using MakeDecodeBase::MakeDecodeBase;
 
+  /// The model's sequence_len, from the module's gptc.config.
+  std::optional<int64_t> configSequenceLen() {
+    auto config = getOperation()->getAttrOfType<StringAttr>(kConfigAttrName);
+    if (!config)
+      return std::nullopt;
+    llvm::Expected<llvm::json::Value> json =
+        llvm::json::parse(config.getValue());
+    if (!json) {
+      llvm::consumeError(json.takeError());
+      return std::nullopt;
+    }
+    const llvm::json::Object *object = json->getAsObject();
+    return object ? object->getInteger("sequence_len") : std::nullopt;
+  }
+
   void runOnOperation() override {
+    // Without a capacity the cache holds the model's whole context.
+    int64_t capacity = this->capacity;
+    if (capacity == 0)
+      capacity = configSequenceLen().value_or(0);
     if (capacity <= 0) {
-      getOperation().emitError("gptc-make-decode needs capacity > 0");
+      getOperation().emitError("gptc-make-decode needs capacity > 0, or a "
+                               "module gptc.config with a positive "
+                               "sequence_len to default to");
       return signalPassFailure();
     }
     if (kvDtype != "f32" && kvDtype != "bf16") {

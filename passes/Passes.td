@@ -172,8 +172,10 @@ def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
       * the lengths advance by T once per call (`gptc.kv_advance`).
     The function returns the logits of the new tokens and the updated cache
     and lengths; the loss and the targets go. The cache holds float32, or
-    bfloat16 with `kv-dtype=bf16` (half the bytes to read per step). Run
-    after gptc-fuse-causal-attention.
+    bfloat16 with `kv-dtype=bf16` (half the bytes to read per step). The
+    cache holds `capacity` tokens per row, by default the model's
+    `sequence_len` (the module's `gptc.config`). Run after
+    gptc-fuse-causal-attention.
 
     Before:
     ```mlir
@@ -194,7 +196,8 @@ def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
   let dependentDialects = ["::gptc::GptcDialect"];
   let options = [
     Option<"capacity", "capacity", "int64_t", /*default=*/"0",
-           "KV-cache slots per row (Cap)">,
+           "KV-cache slots per row (Cap); 0: the model's sequence_len, "
+           "from the module's gptc.config">,
     Option<"kvDtype", "kv-dtype", "std::string", /*default=*/"\"f32\"",
            "Element type of the cache: f32 or bf16">,
   ];
