@@ -149,59 +149,61 @@ void gptc::buildPipeline(OpPassManager &pm, Mode mode,
 }
 
 namespace {
+/// gptc-opt's pipeline options; their defaults are PipelineOptions', which
+/// gptc's are too.
 struct PipelineCLOptions : PassPipelineOptions<PipelineCLOptions> {
+  static inline const PipelineOptions defaults{};
   Option<std::string> target{*this, "target",
                              llvm::cl::desc("Backend: cpu or cuda"),
-                             llvm::cl::init("cpu")};
+                             llvm::cl::init(defaults.target)};
   Option<std::string> recompute{
       *this, "recompute",
       llvm::cl::desc("Training: none, minimal, full or auto"),
-      llvm::cl::init("minimal")};
+      llvm::cl::init(defaults.recompute)};
   Option<int64_t> memoryBudget{
       *this, "memory-budget",
       llvm::cl::desc("Training, recompute=auto: arena bytes"),
-      llvm::cl::init(0)};
+      llvm::cl::init(defaults.memoryBudget)};
   Option<std::string> precision{
       *this, "precision", llvm::cl::desc("Matrix products: f32 or bf16 inputs"),
-      llvm::cl::init("f32")};
+      llvm::cl::init(defaults.precision)};
   Option<std::string> kvDtype{
       *this, "kv-dtype",
       llvm::cl::desc("Decoding: KV-cache element type, f32 or bf16"),
-      llvm::cl::init("f32")};
-  Option<int64_t> kvCapacity{*this, "kv-capacity",
-                             llvm::cl::desc("Decoding: KV-cache slots per row"),
-                             llvm::cl::init(0)};
+      llvm::cl::init(defaults.kvDtype)};
+  Option<int64_t> kvCapacity{
+      *this, "kv-capacity",
+      llvm::cl::desc("Decoding: KV-cache slots per row (default: the "
+                     "model's sequence_len)"),
+      llvm::cl::init(defaults.kvCapacity)};
   Option<std::string> attention{
       *this, "attention",
       llvm::cl::desc("Fused attention: own, or cudnn with target=cuda"),
-      llvm::cl::init("own")};
+      llvm::cl::init(defaults.attention)};
+
+  PipelineOptions get() const {
+    return PipelineOptions{target,    recompute, memoryBudget, kvCapacity,
+                           precision, kvDtype,   attention};
+  }
 };
+
+template <void (*build)(OpPassManager &, const PipelineOptions &, Stage)>
+static void registerPipeline(StringRef name, StringRef description) {
+  PassPipelineRegistration<PipelineCLOptions>(
+      name, description, [](OpPassManager &pm, const PipelineCLOptions &cl) {
+        build(pm, cl.get(), Stage::EmitC);
+      });
+}
 } // namespace
 
 void gptc::registerPipelines() {
-  PassPipelineRegistration<PipelineCLOptions>(
+  registerPipeline<buildForwardPipeline>(
       "gptc-forward-pipeline",
-      "Forward pass: fuse attention, lower to kernels, plan memory, EmitC",
-      [](OpPassManager &pm, const PipelineCLOptions &cl) {
-        buildForwardPipeline(pm, PipelineOptions{cl.target, "minimal", 0, 0,
-                                                 cl.precision, "f32",
-                                                 cl.attention});
-      });
-  PassPipelineRegistration<PipelineCLOptions>(
+      "Forward pass: fuse attention, lower to kernels, plan memory, EmitC");
+  registerPipeline<buildTrainPipeline>(
       "gptc-train-pipeline",
-      "Training: the forward pipeline plus @train_step with gradients",
-      [](OpPassManager &pm, const PipelineCLOptions &cl) {
-        buildTrainPipeline(pm, PipelineOptions{cl.target, cl.recompute,
-                                               cl.memoryBudget, 0, cl.precision,
-                                               "f32", cl.attention});
-      });
-  PassPipelineRegistration<PipelineCLOptions>(
+      "Training: the forward pipeline plus @train_step with gradients");
+  registerPipeline<buildDecodePipeline>(
       "gptc-decode-pipeline",
-      "Decoding: prefill and step over an explicit KV cache",
-      [](OpPassManager &pm, const PipelineCLOptions &cl) {
-        buildDecodePipeline(pm, PipelineOptions{cl.target, cl.recompute,
-                                                cl.memoryBudget, cl.kvCapacity,
-                                                cl.precision, cl.kvDtype,
-                                                cl.attention});
-      });
+      "Decoding: prefill and step over an explicit KV cache");
 }

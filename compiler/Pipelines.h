@@ -42,7 +42,7 @@ struct PipelineOptions {
   std::string target = "cpu";        // backend whose kernels the program calls
   std::string recompute = "minimal"; // training: none, minimal, full or auto
   int64_t memoryBudget = 0;          // training, recompute=auto: arena bytes
-  int64_t kvCapacity = 0;            // decoding: KV-cache slots per row
+  int64_t kvCapacity = 0;            // decoding: slots/row (0: sequence_len)
   std::string precision = "f32";     // matrix products: f32 or bf16
   std::string kvDtype = "f32";       // decoding: KV-cache element type
   std::string attention = "own";     // fused attention: own or cudnn (cuda)

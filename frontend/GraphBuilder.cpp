@@ -9,6 +9,7 @@
 #include "frontend/GraphBuilder.h"
 
 #include "backends/common/Program.h"
+#include "ir/GptcAttrs.h"
 #include "ir/GptcOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -36,10 +37,13 @@ private:
   RankedTensorType f32(ArrayRef<int64_t> shape) {
     return RankedTensorType::get(shape, b.getF32Type());
   }
-  /// Declares a parameter argument named as in nanochat's state_dict.
-  void declareParam(const std::string &name, ArrayRef<int64_t> shape) {
+  /// Declares a parameter argument named as in nanochat's state_dict, in
+  /// transformer block `layer` if it has one.
+  void declareParam(const std::string &name, ArrayRef<int64_t> shape,
+                    std::optional<int64_t> layer = std::nullopt) {
     paramNames.push_back(name);
     paramTypes.push_back(f32(shape));
+    paramLayers.push_back(layer);
   }
   Value param(const std::string &name) { return params.lookup(name); }
   Value rmsNorm(Value x, const Twine &where) {
@@ -62,6 +66,7 @@ private:
   StringRef funcName;
   std::vector<std::string> paramNames;
   SmallVector<Type> paramTypes;
+  SmallVector<std::optional<int64_t>> paramLayers;
   llvm::StringMap<Value> params;
 };
 
@@ -70,12 +75,12 @@ void ForwardBuilder::declareParams() {
   declareParam("transformer.wte.weight", {V, C});
   for (int64_t i = 0; i < cfg.nLayer; ++i) {
     std::string h = "transformer.h." + std::to_string(i);
-    declareParam(h + ".attn.c_q.weight", {cfg.nHead * D, C});
-    declareParam(h + ".attn.c_k.weight", {cfg.nKvHead * D, C});
-    declareParam(h + ".attn.c_v.weight", {cfg.nKvHead * D, C});
-    declareParam(h + ".attn.c_proj.weight", {C, C});
-    declareParam(h + ".mlp.c_fc.weight", {4 * C, C});
-    declareParam(h + ".mlp.c_proj.weight", {C, 4 * C});
+    declareParam(h + ".attn.c_q.weight", {cfg.nHead * D, C}, i);
+    declareParam(h + ".attn.c_k.weight", {cfg.nKvHead * D, C}, i);
+    declareParam(h + ".attn.c_v.weight", {cfg.nKvHead * D, C}, i);
+    declareParam(h + ".attn.c_proj.weight", {C, C}, i);
+    declareParam(h + ".mlp.c_fc.weight", {4 * C, C}, i);
+    declareParam(h + ".mlp.c_proj.weight", {C, 4 * C}, i);
   }
   declareParam("lm_head.weight", {V, C});
 }
@@ -127,7 +132,7 @@ Value ForwardBuilder::mlp(Value u, const std::string &prefix) {
 OwningOpRef<ModuleOp> ForwardBuilder::build() {
   ctx.loadDialect<GptcDialect, func::FuncDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(at(cfg.name));
-  module->getOperation()->setAttr("gptc.config",
+  module->getOperation()->setAttr(kConfigAttrName,
                                   b.getStringAttr(configToJson(cfg)));
   declareParams();
 
@@ -151,6 +156,8 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
   entry->getArgument(1).setLoc(at(buffers::kTargets));
   for (auto [i, name] : llvm::enumerate(paramNames)) {
     func.setArgAttr(i + 2, kParamAttrName, b.getStringAttr(name));
+    if (paramLayers[i])
+      setArgLayer(func, i + 2, *paramLayers[i]);
     params[name] = entry->getArgument(i + 2);
     params[name].setLoc(at(name));
   }
@@ -162,10 +169,14 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
   x = rmsNorm(x, "transformer.wte.norm"); // [B, T, C]
   for (int64_t i = 0; i < cfg.nLayer; ++i) {
     std::string h = "transformer.h." + std::to_string(i);
+    Operation *before = &entry->back();
     Value attn = attention(rmsNorm(x, h + ".attn.norm"), h + ".attn");
     x = b.create<AddOp>(at(h + ".attn.residual"), x, attn);
     Value ffn = mlp(rmsNorm(x, h + ".mlp.norm"), h + ".mlp");
     x = b.create<AddOp>(at(h + ".mlp.residual"), x, ffn);
+    // Every op of the block carries its index (passes read it, not names).
+    for (Operation *op = before->getNextNode(); op; op = op->getNextNode())
+      setLayer(op, i);
   }
   x = rmsNorm(x, "transformer.norm_f");
   Value logits = linear(x, "lm_head.weight"); // [B, T, V]

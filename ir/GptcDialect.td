@@ -22,8 +22,20 @@ def Gptc_Dialect : Dialect {
     verify their shapes and infer their result types. Each op that maps onto
     one runtime kernel implements `KernelOpInterface`, so lowering to the
     kernel level is generic.
+
+    Discardable attributes (ir/GptcAttrs.h), verified by the dialect:
+      * `gptc.layer = <i> : i64` on an op, or on a parameter argument next to
+        its `gptc.param` name: the transformer block `transformer.h.<i>` the
+        op computes or the parameter belongs to. The frontend sets it; passes
+        carry it over to the ops they create (gradient ops, recomputed
+        clones, fused ops, `gptc.kernel`) and read it instead of the
+        location (gptc-recompute's layers, `gptc explain`), and the training
+        program's optimizer groups parameters by it.
+      * `gptc.config` on the module: the model config as JSON.
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
 }
 
 class Gptc_Op<string mnemonic, list<Trait> traits = []>

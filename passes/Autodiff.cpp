@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -63,15 +64,18 @@ LogicalResult Differentiator::differentiate(Operation *op) {
            << "' has no gradient rule (VJPOpInterface); fuse it into an op "
               "that has one first";
 
-  // The rule builds at the end of the block; its ops are renamed "<part>.grad".
+  // The rule builds at the end of the block; its ops, and the sums of
+  // gradients, are renamed "<part>.grad" and belong to the op's layer.
   Operation *last = &func.getBody().front().back();
   SmallVector<Value> operandGrads = vjp.buildVJP(b, resultGrads);
   Location loc = backwardLoc(op->getLoc());
-  for (Operation *it = last->getNextNode(); it; it = it->getNextNode())
-    it->setLoc(loc);
   for (auto [operand, grad] : llvm::zip(op->getOperands(), operandGrads))
     if (grad)
       accumulate(operand, grad, loc);
+  for (Operation *it = last->getNextNode(); it; it = it->getNextNode()) {
+    it->setLoc(loc);
+    copyLayer(op, it);
+  }
   return success();
 }
 

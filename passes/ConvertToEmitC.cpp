@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Targets.h"
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -113,11 +114,13 @@ static StringRef elementTypeEnumerator(Type type) {
 
 /// The C++ declaration of one gptc::BufferInfo entry.
 static std::string tensorInfo(StringRef name, Type elementType,
-                              ArrayRef<int64_t> shape, int64_t offset) {
-  return llvm::formatv("  {{{0}, {1}, {2}, {3}, {4}},\n",
+                              ArrayRef<int64_t> shape, int64_t offset,
+                              IntegerAttr layer = {}) {
+  return llvm::formatv("  {{{0}, {1}, {2}, {3}, {4}{5}},\n",
                        cppStringLiteral(name),
                        elementTypeEnumerator(elementType), shape.size(),
-                       cppShape(shape), offset)
+                       cppShape(shape), offset,
+                       layer ? ", " + std::to_string(layer.getInt()) : "")
       .str();
 }
 
@@ -207,7 +210,8 @@ std::string FunctionConversion::programInfo() {
       params +=
           tensorInfo(entry.getAs<StringAttr>("name").getValue(), b.getF32Type(),
                      entry.getAs<DenseI64ArrayAttr>("shape").asArrayRef(),
-                     entry.getAs<IntegerAttr>("offset").getInt());
+                     entry.getAs<IntegerAttr>("offset").getInt(),
+                     entry.getAs<IntegerAttr>("layer"));
   for (BlockArgument arg : func.getArguments()) {
     auto io =
         func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kIONameAttrName);
@@ -224,7 +228,7 @@ std::string FunctionConversion::programInfo() {
     (isOutput ? outputs : inputs) += entry;
   }
   auto config = func->getParentOfType<ModuleOp>()->getAttrOfType<StringAttr>(
-      "gptc.config");
+      kConfigAttrName);
   auto intAttr = [&](StringRef attr) {
     auto value = func->getAttrOfType<IntegerAttr>(attr);
     return value ? value.getInt() : int64_t(0);

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/GptcAttrs.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/PatternMatch.h"
@@ -46,6 +47,7 @@ struct FuseCausalAttentionPattern : OpRewritePattern<AttnApplyOp> {
         {scores.getLoc(), mask.getLoc(), softmax.getLoc(), apply.getLoc()});
     auto fused = rewriter.create<CausalAttentionOp>(
         loc, scores.getQ(), scores.getK(), apply.getV(), scores.getScaleAttr());
+    copyLayer(scores, fused);
     rewriter.replaceOp(apply, fused.getOut());
     ++numFused;
     return success();

@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/GptcAttrs.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/PatternMatch.h"
@@ -41,6 +42,7 @@ struct FuseLmHeadLossPattern : OpRewritePattern<CrossEntropyOp> {
         loc, head.getX(), head.getWeight(), loss.getTargets(),
         softcap.getCapAttr(), loss.getIgnoreIndexAttr(),
         head.getPrecisionAttr());
+    copyLayer(head, fused);
     rewriter.replaceOp(loss, fused.getLoss());
     return success();
   }

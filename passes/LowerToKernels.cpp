@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
@@ -67,9 +68,11 @@ static LogicalResult createKernel(OpBuilder &b, KernelOpInterface kernel,
                       kernel.getKernelScalars());
   if (failed(args))
     return failure();
-  b.create<KernelOp>(op->getLoc(), kernel.getKernelName(), inputs, outputs,
-                     b.getDenseI64ArrayAttr(args->dims),
-                     b.getArrayAttr(args->scalars));
+  auto call =
+      b.create<KernelOp>(op->getLoc(), kernel.getKernelName(), inputs, outputs,
+                         b.getDenseI64ArrayAttr(args->dims),
+                         b.getArrayAttr(args->scalars));
+  copyLayer(op, call);
   return success();
 }
 
@@ -116,11 +119,13 @@ LogicalResult FunctionLowering::buildSignature(OpBuilder &b) {
              << name.getValue() << "' must be a statically shaped tensor";
     paramOffsets.push_back({arg, paramBytes});
     paramByName[name.getValue()] = {paramBytes, tensor};
-    paramTable.push_back(DictionaryAttr::get(
-        ctx,
-        {b.getNamedAttr("name", name),
-         b.getNamedAttr("shape", b.getDenseI64ArrayAttr(tensor.getShape())),
-         b.getNamedAttr("offset", b.getI64IntegerAttr(paramBytes))}));
+    NamedAttrList entry;
+    entry.append("name", name);
+    entry.append("shape", b.getDenseI64ArrayAttr(tensor.getShape()));
+    entry.append("offset", b.getI64IntegerAttr(paramBytes));
+    if (std::optional<int64_t> layer = argLayerOf(func, arg.getArgNumber()))
+      entry.set("layer", b.getI64IntegerAttr(*layer));
+    paramTable.push_back(entry.getDictionary(ctx));
     paramBytes +=
         alignTo(tensor.getNumElements() * tensor.getElementTypeBitWidth() / 8,
                 kBufferAlignment);
@@ -316,7 +321,7 @@ struct LowerToKernels : gptc::impl::LowerToKernelsBase<LowerToKernels> {
     for (func::FuncOp func : funcs) {
       if (func.isExternal())
         continue;
-      FailureOr<func::FuncOp> lowered = FunctionLowering(func).run();
+      FailureOr<func::FuncOp> lowered = lowerFunctionToKernels(func);
       if (failed(lowered))
         return signalPassFailure();
       func.erase();
@@ -325,3 +330,7 @@ struct LowerToKernels : gptc::impl::LowerToKernelsBase<LowerToKernels> {
 };
 
 } // namespace
+
+FailureOr<func::FuncOp> gptc::lowerFunctionToKernels(func::FuncOp func) {
+  return FunctionLowering(func).run();
+}

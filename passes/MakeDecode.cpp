@@ -8,11 +8,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "backends/common/Program.h"
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/Support/JSON.h"
 
 namespace gptc {
 #define GEN_PASS_DEF_MAKEDECODE
@@ -103,6 +105,7 @@ LogicalResult DecodeRewriter::run() {
     Value rotated =
         b.create<RopeAtOp>(rope.getLoc(), rope.getType(), rope.getX(), lengths,
                            rope.getBaseAttr(), rope.getRoundBf16Attr());
+    copyLayer(rope, rotated.getDefiningOp());
     rope.replaceAllUsesWith(rotated);
     rope.erase();
   }
@@ -121,6 +124,8 @@ LogicalResult DecodeRewriter::run() {
     Value out = b.create<CachedAttentionOp>(
         loc, attention.getOut().getType(), attention.getQ(), kCache, vCache,
         lengths, layerAttr, attention.getScaleAttr());
+    for (Value created : {kCache, vCache, out})
+      copyLayer(attention, created.getDefiningOp());
     attention.getOut().replaceAllUsesWith(out);
     attention.erase();
   }
@@ -159,9 +164,30 @@ LogicalResult DecodeRewriter::run() {
 struct MakeDecode : gptc::impl::MakeDecodeBase<MakeDecode> {
   using MakeDecodeBase::MakeDecodeBase;
 
+  /// The model's sequence_len, from the module's gptc.config.
+  std::optional<int64_t> configSequenceLen() {
+    auto config = getOperation()->getAttrOfType<StringAttr>(kConfigAttrName);
+    if (!config)
+      return std::nullopt;
+    llvm::Expected<llvm::json::Value> json =
+        llvm::json::parse(config.getValue());
+    if (!json) {
+      llvm::consumeError(json.takeError());
+      return std::nullopt;
+    }
+    const llvm::json::Object *object = json->getAsObject();
+    return object ? object->getInteger("sequence_len") : std::nullopt;
+  }
+
   void runOnOperation() override {
+    // Without a capacity the cache holds the model's whole context.
+    int64_t capacity = this->capacity;
+    if (capacity == 0)
+      capacity = configSequenceLen().value_or(0);
     if (capacity <= 0) {
-      getOperation().emitError("gptc-make-decode needs capacity > 0");
+      getOperation().emitError("gptc-make-decode needs capacity > 0, or a "
+                               "module gptc.config with a positive "
+                               "sequence_len to default to");
       return signalPassFailure();
     }
     if (kvDtype != "f32" && kvDtype != "bf16") {

@@ -33,6 +33,19 @@ struct MemoryPlan {
 MemoryPlan planBuffers(mlir::func::FuncOp func,
                        llvm::ArrayRef<mlir::Value> values, int64_t alignment);
 
+/// The arena of a planned function.
+struct ArenaSize {
+  int64_t bytes = 0;      // gptc.arena_bytes
+  int64_t lowerBound = 0; // gptc.arena_lower_bound
+};
+
+/// The arena gptc-lower-to-kernels and gptc-plan-memory give the
+/// tensor-level function `func`, computed on a lowered twin that is then
+/// erased: `func` and its module are left as they were. How the `auto`
+/// recompute policy and `gptc explain` size a graph's arena without running
+/// the rest of the pipeline.
+mlir::FailureOr<ArenaSize> planArena(mlir::func::FuncOp func);
+
 /// Prints the plan of a function that gptc-plan-memory has run on: arena
 /// size, lower bound, parameter bytes and the largest buffers.
 void printMemoryPlan(mlir::func::FuncOp func, llvm::raw_ostream &os);

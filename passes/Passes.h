@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Pass/Pass.h"
+#include "passes/KernelABI.h"
 
 namespace gptc {
 
@@ -17,6 +18,12 @@ namespace gptc {
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
+
+/// What gptc-lower-to-kernels does to one function: builds its kernel-level
+/// twin (same name) just before it and leaves `func`, which the caller
+/// erases.
+mlir::FailureOr<mlir::func::FuncOp>
+lowerFunctionToKernels(mlir::func::FuncOp func);
 
 } // namespace gptc
 

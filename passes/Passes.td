@@ -122,7 +122,7 @@ def Recompute : Pass<"gptc-recompute", "::mlir::ModuleOp"> {
       * `minimal`: recompute the ops that are cheap to redo (norms, RoPE,
         relu², reshapes; CostOpInterface) from values that are kept anyway;
         costs almost no FLOPs;
-      * `full`: per layer (ops located under `transformer.h.<i>.`) keep only
+      * `full`: per layer (the ops with one `gptc.layer`) keep only
         the layer's inputs and recompute the whole layer, matmuls and
         attention included, before its backward: one extra forward;
       * `auto`: the fewest `full` layers (the rest `minimal`) whose planned
@@ -172,8 +172,10 @@ def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
       * the lengths advance by T once per call (`gptc.kv_advance`).
     The function returns the logits of the new tokens and the updated cache
     and lengths; the loss and the targets go. The cache holds float32, or
-    bfloat16 with `kv-dtype=bf16` (half the bytes to read per step). Run
-    after gptc-fuse-causal-attention.
+    bfloat16 with `kv-dtype=bf16` (half the bytes to read per step). The
+    cache holds `capacity` tokens per row, by default the model's
+    `sequence_len` (the module's `gptc.config`). Run after
+    gptc-fuse-causal-attention.
 
     Before:
     ```mlir
@@ -194,7 +196,8 @@ def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
   let dependentDialects = ["::gptc::GptcDialect"];
   let options = [
     Option<"capacity", "capacity", "int64_t", /*default=*/"0",
-           "KV-cache slots per row (Cap)">,
+           "KV-cache slots per row (Cap); 0: the model's sequence_len, "
+           "from the module's gptc.config">,
     Option<"kvDtype", "kv-dtype", "std::string", /*default=*/"\"f32\"",
            "Element type of the cache: f32 or bf16">,
   ];
@@ -293,7 +296,7 @@ def PlanMemory : Pass<"gptc-plan-memory", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect",
                            "::mlir::arith::ArithDialect"];
   let options = [
-    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+    Option<"alignment", "alignment", "int64_t", /*default=*/"kBufferAlignment",
            "Byte alignment of every buffer in the arena">,
   ];
 }

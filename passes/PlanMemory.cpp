@@ -157,6 +157,42 @@ void gptc::printMemoryPlan(func::FuncOp func, raw_ostream &os) {
   }
 }
 
+/// The buffers gptc-plan-memory places: every memref.alloc of `func`'s one
+/// block. Errors on what it cannot place.
+static FailureOr<SmallVector<Value>> plannableAllocs(func::FuncOp func) {
+  if (!func.getBody().hasOneBlock())
+    return func.emitError("expects a function with one block");
+  SmallVector<Value> allocs;
+  for (Operation &op : func.getBody().front()) {
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      if (!alloc.getType().hasStaticShape() ||
+          !alloc.getType().getLayout().isIdentity())
+        return alloc.emitError("expects a static, identity-layout buffer");
+      allocs.push_back(alloc);
+    }
+    if (isa<memref::DeallocOp>(op))
+      return op.emitError("expects no deallocations: lifetimes come from "
+                          "liveness");
+  }
+  return allocs;
+}
+
+FailureOr<ArenaSize> gptc::planArena(func::FuncOp func) {
+  FailureOr<func::FuncOp> lowered = lowerFunctionToKernels(func);
+  if (failed(lowered))
+    return failure();
+  FailureOr<SmallVector<Value>> allocs = plannableAllocs(*lowered);
+  std::optional<ArenaSize> size;
+  if (succeeded(allocs)) {
+    MemoryPlan plan = planBuffers(*lowered, *allocs, kBufferAlignment);
+    size = ArenaSize{plan.arenaBytes, plan.lowerBound};
+  }
+  lowered->erase();
+  if (!size)
+    return failure();
+  return *size;
+}
+
 namespace {
 
 struct PlanMemory : gptc::impl::PlanMemoryBase<PlanMemory> {
@@ -174,21 +210,10 @@ struct PlanMemory : gptc::impl::PlanMemoryBase<PlanMemory> {
   }
 
   LogicalResult planFunction(func::FuncOp func) {
-    if (!func.getBody().hasOneBlock())
-      return func.emitError("expects a function with one block");
-    SmallVector<Value> allocs;
-    for (Operation &op : func.getBody().front()) {
-      if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
-        if (!alloc.getType().hasStaticShape() ||
-            !alloc.getType().getLayout().isIdentity())
-          return alloc.emitError("expects a static, identity-layout buffer");
-        allocs.push_back(alloc);
-      }
-      if (isa<memref::DeallocOp>(op))
-        return op.emitError("expects no deallocations: lifetimes come from "
-                            "liveness");
-    }
-    MemoryPlan plan = planBuffers(func, allocs, alignment);
+    FailureOr<SmallVector<Value>> allocs = plannableAllocs(func);
+    if (failed(allocs))
+      return failure();
+    MemoryPlan plan = planBuffers(func, *allocs, alignment);
 
     OpBuilder b(func.getContext());
     unsigned arenaIndex = func.getNumArguments();

@@ -7,12 +7,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
+#include "passes/MemoryPlan.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace gptc {
@@ -28,18 +29,6 @@ namespace {
 enum class LayerPolicy { Minimal, Full };
 
 static bool isBackward(Operation *op) { return op->hasAttr(kBackwardAttrName); }
-
-/// The transformer layer an op belongs to ("transformer.h.<i>...."), if any.
-static std::optional<int64_t> layerOf(Operation *op) {
-  std::string described = describeLocation(op->getLoc());
-  StringRef name = described;
-  if (!name.consume_front("transformer.h."))
-    return std::nullopt;
-  int64_t layer;
-  if (name.consumeInteger(10, layer) || !name.starts_with("."))
-    return std::nullopt;
-  return layer;
-}
 
 static bool isCheap(Operation *op) {
   if (isa<ViewLikeOpInterface>(op))
@@ -211,22 +200,17 @@ struct Recompute : gptc::impl::RecomputeBase<Recompute> {
     func->setAttr(kRecomputeFlopsAttrName, b.getI64IntegerAttr(flops));
   }
 
-  /// The planned arena of `func` under `policies`, on a copy of the module.
-  FailureOr<int64_t> arenaBytes(func::FuncOp func,
-                                ArrayRef<LayerPolicy> policies) {
-    OwningOpRef<ModuleOp> copy(cast<ModuleOp>(getOperation()->clone()));
-    auto copied = copy->lookupSymbol<func::FuncOp>(func.getName());
-    applyPolicies(copied, policies);
-    // The copy is detached from the IR this pass runs on: plan it with a
-    // pass manager of its own.
-    PassManager pm(copy->getContext());
-    pm.addPass(createLowerToKernels());
-    pm.addPass(createPlanMemory());
-    if (failed(pm.run(*copy)))
+  /// The planned arena of `func` under `policies`, on a copy of `func`.
+  static FailureOr<int64_t> arenaBytes(func::FuncOp func,
+                                       ArrayRef<LayerPolicy> policies) {
+    OwningOpRef<ModuleOp> scratch = ModuleOp::create(func.getLoc());
+    auto copy = cast<func::FuncOp>(func->clone());
+    scratch->push_back(copy);
+    applyPolicies(copy, policies);
+    FailureOr<ArenaSize> arena = planArena(copy);
+    if (failed(arena))
       return failure();
-    return copy->lookupSymbol<func::FuncOp>(func.getName())
-        ->getAttrOfType<IntegerAttr>(kArenaBytesAttrName)
-        .getInt();
+    return arena->bytes;
   }
 
   void runOnOperation() override {

@@ -73,6 +73,8 @@ struct BufferInfo {
   int64_t rank;
   int64_t shape[8];
   int64_t offset; // byte offset in the parameter buffer (parameters)
+  int64_t layer = -1; // parameters: the transformer block (the IR's
+                      // gptc.layer), -1 outside the blocks
 
   int64_t numel() const {
     int64_t n = 1;

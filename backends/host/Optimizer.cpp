@@ -123,13 +123,13 @@ Expected<Optimizer> Optimizer::create(const ProgramInfo &program,
       slot.lr = kEmbeddingLr * dimScale;
     } else if (name == "lm_head.weight") {
       slot.lr = kUnembeddingLr * dimScale;
-    } else if (name.rfind("transformer.h.", 0) == 0 && param.rank == 2) {
+    } else if (param.layer >= 0 && param.rank == 2) {
       slot.muon = kind == OptimizerKind::Muon;
       slot.lr = slot.muon ? kMuonLr : kAdamMatrixLr * dimScale;
     } else {
       return Status::error("parameter '{}' {} fits no optimizer rule: "
                            "transformer.wte.weight, lm_head.weight or a "
-                           "matrix under transformer.h.",
+                           "matrix of a transformer block",
                            name, formatShape(shapeOf(param)));
     }
     slot.lr *= lrScale;
@@ -220,7 +220,7 @@ std::string Optimizer::describe() const {
   int64_t numMatrices = 0;
   double matrixLr = 0;
   for (const Slot &slot : slots) {
-    if (std::string_view(slot.param->name).rfind("transformer.h.", 0) == 0) {
+    if (slot.param->layer >= 0) {
       ++numMatrices;
       matrixLr = slot.lr;
       continue;

@@ -5,7 +5,8 @@
 //     for transformer.wte.weight (lr 0.2 s) and lm_head.weight (lr 0.004 s),
 //     s = (C / 768)^-0.5;
 //   - Muon (lr 0.02, Nesterov momentum 0.95, 5 Newton-Schulz iterations) for
-//     every matrix under transformer.h.
+//     every matrix of a transformer block (BufferInfo::layer >= 0: those
+//     under transformer.h.).
 // With OptimizerKind::AdamW those matrices use AdamW too, at lr 3e-3 s.
 // Every learning rate is multiplied by --lr-scale and by the schedule's
 // multiplier. Parameters and gradients are views of the packed buffers the
@@ -39,7 +40,7 @@ constexpr double kAdamEps = 1e-10;
 // Learning rates; s = (C / 768)^-0.5.
 constexpr double kEmbeddingLr = 0.2;     // transformer.wte.weight, times s
 constexpr double kUnembeddingLr = 0.004; // lm_head.weight, times s
-constexpr double kMuonLr = 0.02;         // matrices under transformer.h.
+constexpr double kMuonLr = 0.02;         // matrices of the blocks
 constexpr double kAdamMatrixLr = 3e-3;   // those with AdamW, times s
 constexpr double kMuonMomentum = 0.95;
 constexpr double kMaxGradNorm = 1.0;

@@ -8,12 +8,13 @@
 
 #include "compiler/gptc/Compile.h"
 #include "compiler/gptc/Options.h"
+#include "ir/GptcAttrs.h"
 #include "passes/KernelABI.h"
+#include "passes/MemoryPlan.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/Format.h"
 
@@ -43,9 +44,9 @@ struct PolicyPlan {
 
 } // namespace
 
-/// Bytes of the values computed inside the transformer layers (located under
-/// "transformer.h.") that the backward reads: what a policy keeps alive
-/// from the forward into the backward.
+/// Bytes of the values computed inside the transformer layers (gptc.layer)
+/// that the backward reads: what a policy keeps alive from the forward into
+/// the backward.
 static int64_t savedLayerBytes(func::FuncOp func) {
   llvm::SmallPtrSet<Value, 32> saved;
   func.walk([&](Operation *op) {
@@ -53,9 +54,7 @@ static int64_t savedLayerBytes(func::FuncOp func) {
       return;
     for (Value operand : op->getOperands()) {
       Operation *def = operand.getDefiningOp();
-      if (def && !def->hasAttr(kBackwardAttrName) &&
-          StringRef(describeLocation(def->getLoc()))
-              .starts_with("transformer.h."))
+      if (def && !def->hasAttr(kBackwardAttrName) && layerOf(def))
         saved.insert(operand);
     }
   });
@@ -98,31 +97,29 @@ static FailureOr<PolicyPlan> planPolicy(StringRef input, int64_t batch,
   plan.savedBytes = savedLayerBytes(step);
   forwardFlops = sumFlops(module->lookupSymbol<func::FuncOp>("forward"));
 
-  // The memory plan of the recomputed step (the rest of the pipeline).
-  PassManager pm(&ctx);
-  pm.addPass(createLowerToKernels());
-  pm.addPass(createPlanMemory());
-  if (failed(pm.run(*module)))
+  // The memory plan of the recomputed step, as the rest of the pipeline
+  // would make it.
+  FailureOr<ArenaSize> stepArena = planArena(step);
+  FailureOr<ArenaSize> forwardArena =
+      planArena(module->lookupSymbol<func::FuncOp>("forward"));
+  if (failed(stepArena) || failed(forwardArena))
     return failure();
-  step = module->lookupSymbol<func::FuncOp>("train_step");
-  plan.arenaBytes =
-      step->getAttrOfType<IntegerAttr>(kArenaBytesAttrName).getInt();
+  plan.arenaBytes = stepArena->bytes;
+  plan.lowerBound = stepArena->lowerBound;
   // The training program runs both functions on one arena.
-  plan.programArena = std::max(
-      plan.arenaBytes, module->lookupSymbol<func::FuncOp>("forward")
-                           ->getAttrOfType<IntegerAttr>(kArenaBytesAttrName)
-                           .getInt());
-  plan.lowerBound =
-      step->getAttrOfType<IntegerAttr>(kArenaLowerBoundAttrName).getInt();
-  plan.paramBytes =
-      step->getAttrOfType<IntegerAttr>(kParamBytesAttrName).getInt();
-  for (auto entry : step->getAttrOfType<ArrayAttr>(kParamsAttrName)
-                        .getAsRange<DictionaryAttr>()) {
-    int64_t numel = 1;
-    for (int64_t size : entry.getAs<DenseI64ArrayAttr>("shape").asArrayRef())
-      numel *= size;
-    plan.params.push_back(
-        {entry.getAs<StringAttr>("name").getValue().str(), numel});
+  plan.programArena = std::max(plan.arenaBytes, forwardArena->bytes);
+  // The parameters as gptc-lower-to-kernels packs them: each aligned.
+  for (BlockArgument arg : step.getArguments()) {
+    auto name = step.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                  kParamAttrName);
+    if (!name)
+      continue;
+    auto type = cast<RankedTensorType>(arg.getType());
+    int64_t numel = type.getNumElements();
+    int64_t bytes = numel * int64_t(type.getElementTypeBitWidth() / 8);
+    plan.paramBytes += (bytes + kBufferAlignment - 1) / kBufferAlignment *
+                       kBufferAlignment;
+    plan.params.push_back({name.getValue().str(), numel});
   }
   return plan;
 }

@@ -241,14 +241,8 @@ static int runCompile() {
       GraphShape{batch, options::seqLen, options::rows, options::prefillChunk});
   if (!module)
     return 1;
-  // The KV cache holds sequence_len tokens per row unless told otherwise.
-  int64_t kvCapacity = options::kvCapacity;
-  if (*mode == Mode::Decode && kvCapacity == 0)
-    if (llvm::Expected<GPTConfig> config = loadModelConfig(options::input))
-      kvCapacity = config->sequenceLen;
-    else
-      llvm::consumeError(config.takeError()); // .mlir: --kv-capacity needed
-  if (failed(runPipeline(*module, *mode, pipelineOptions(kvCapacity), *stage)))
+  if (failed(runPipeline(*module, *mode, pipelineOptions(options::kvCapacity),
+                         *stage)))
     return 1;
 
   if (emit == "memory-plan") {

@@ -1,6 +1,6 @@
 // RUN: gptc-opt %s --split-input-file --gptc-make-decode=capacity=8 --verify-diagnostics
 // RUN: not gptc-opt %s --gptc-make-decode 2>&1 | FileCheck %s --check-prefix=CAP
-// CAP: error: gptc-make-decode needs capacity > 0
+// CAP: error: gptc-make-decode needs capacity > 0, or a module gptc.config with a positive sequence_len to default to
 
 // Tests that attention must be fused first.
 func.func @unfused(%tok: tensor<1x2xi32> {gptc.name = "tokens"}, %q: tensor<1x2x1x4xf32>) -> (tensor<1x2x1x4xf32> {gptc.name = "logits"}) {

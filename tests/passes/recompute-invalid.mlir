@@ -9,8 +9,8 @@
 // FUNC: error: no function @step to recompute in
 func.func @train_step(%x: tensor<4x8xf32>, %w1: tensor<8x8xf32> {gptc.param = "w1"})
     -> (tensor<f32> {gptc.name = "loss"}, tensor<8x8xf32> {gptc.grad_of = "w1"}) {
-  %h = gptc.linear %x, %w1 : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32> loc("transformer.h.0.mlp.c_fc")
-  %r = gptc.relu_square %h : tensor<4x8xf32> loc("transformer.h.0.mlp.relu_square")
+  %h = gptc.linear %x, %w1 {gptc.layer = 0 : i64} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %r = gptc.relu_square %h {gptc.layer = 0 : i64} : tensor<4x8xf32>
   %l = gptc.fill {value = 0.0 : f32} : tensor<f32>
   %one = gptc.fill {gptc.backward, value = 1.0 : f32} : tensor<4x8xf32>
   %dh = gptc.relu_square_grad %h, %one {gptc.backward} : tensor<4x8xf32>

@@ -29,8 +29,8 @@ const char kConfig[] =
 
 const BufferInfo kParams[] = {
     {"transformer.wte.weight", ElementType::F32, 2, {V, C}, kWteOffset},
-    {"transformer.h.0.mlp.c_fc.weight", ElementType::F32, 2, {H, C}, kFcOffset},
-    {"transformer.h.0.mlp.c_proj.weight", ElementType::F32, 2, {C, H}, kProjOffset},
+    {"transformer.h.0.mlp.c_fc.weight", ElementType::F32, 2, {H, C}, kFcOffset, 0},
+    {"transformer.h.0.mlp.c_proj.weight", ElementType::F32, 2, {C, H}, kProjOffset, 0},
     {"lm_head.weight", ElementType::F32, 2, {V, C}, kLmHeadOffset},
 };
 const BufferInfo kInputs[] = {

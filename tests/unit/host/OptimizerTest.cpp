@@ -311,7 +311,7 @@ TEST(Optimizer, RulesAndLearningRatesPerParameter) {
 TEST(Optimizer, ParametersOutsideTheRulesAreRefused) {
   const BufferInfo params[] = {
       {"transformer.wte.weight", ElementType::F32, 2, {4, 2}, 0},
-      {"transformer.h.0.attn.scale", ElementType::F32, 1, {2}, 32},
+      {"transformer.h.0.attn.scale", ElementType::F32, 1, {2}, 32, 0},
   };
   ProgramInfo program = {"p", "{}", 40, 0, params, 2, nullptr, 0, nullptr, 0};
   Expected<Optimizer> optimizer =
@@ -319,8 +319,32 @@ TEST(Optimizer, ParametersOutsideTheRulesAreRefused) {
   ASSERT_FALSE(optimizer.ok());
   EXPECT_EQ(optimizer.status().message(),
             "parameter 'transformer.h.0.attn.scale' [2] fits no optimizer "
-            "rule: transformer.wte.weight, lm_head.weight or a matrix under "
-            "transformer.h.");
+            "rule: transformer.wte.weight, lm_head.weight or a matrix of a "
+            "transformer block");
+}
+
+// The group of a block matrix is its layer, not its name: a matrix outside
+// the blocks is refused whatever it is called.
+TEST(Optimizer, BlockMatricesAreThoseWithALayer) {
+  const BufferInfo params[] = {
+      {"transformer.h.0.mlp.c_fc.weight", ElementType::F32, 2, {4, 2}, 0},
+  };
+  ProgramInfo program = {"p", "{}", 32, 0, params, 1, nullptr, 0, nullptr, 0};
+  Expected<Optimizer> optimizer =
+      Optimizer::create(program, OptimizerKind::Muon, 2, 1.0);
+  ASSERT_FALSE(optimizer.ok());
+  EXPECT_EQ(optimizer.status().message(),
+            "parameter 'transformer.h.0.mlp.c_fc.weight' [4, 2] fits no "
+            "optimizer rule: transformer.wte.weight, lm_head.weight or a "
+            "matrix of a transformer block");
+
+  const BufferInfo named[] = {{"blocks.0.w", ElementType::F32, 2, {4, 2}, 0, 0}};
+  program.params = named;
+  optimizer = Optimizer::create(program, OptimizerKind::Muon, 2, 1.0);
+  ASSERT_TRUE(optimizer.ok()) << optimizer.status().message();
+  EXPECT_NE(optimizer->describe().find("1 matrices under transformer.h. muon"),
+            std::string::npos)
+      << optimizer->describe();
 }
 
 } // namespace
