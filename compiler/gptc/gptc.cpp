@@ -2,10 +2,14 @@
 //
 //   gptc compile <model> [--emit=<stage>] [-o <file>]
 //   gptc verify <bundle-dir>
+//   gptc explain <model>
+//   gptc import-nanochat <checkpoint-dir> -o <dir>
+//   gptc export-nanochat <model> -o <dir>
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/gptc/Compile.h"
+#include "compiler/gptc/Nanochat.h"
 #include "compiler/gptc/Options.h"
 #include "frontend/ModelConfig.h"
 #include "passes/MemoryPlan.h"
@@ -145,6 +149,12 @@ usage:
   gptc explain <model> [--batch B] [--seq T] [--memory-budget BYTES]
       Parameters, FLOPs per token, and per recompute policy the planned
       activation arena, the extra FLOPs and the predicted peak memory.
+  gptc import-nanochat <checkpoint-dir> [--step N] -o <dir>
+      Read nanochat's model_<step>.pt (torch.save, loaded without running
+      any code) and meta_<step>.json (latest step unless --step) and write
+      <dir>/model.toml and <dir>/model.safetensors.
+  gptc export-nanochat <model-dir|run-dir|weights.safetensors> -o <dir>
+      Write the model as nanochat's model_<step>.pt and meta_<step>.json.
 
 MLIR's IR-printing flags work with compile: --mlir-print-ir-after-all,
 --mlir-print-ir-tree-dir=<dir>, --mlir-timing, --mlir-print-debuginfo.
@@ -314,6 +324,12 @@ int main(int argc, char **argv) {
   registerDefaultTimingManagerCLOptions();
 
   StringRef command = argc > 1 ? StringRef(argv[1]) : StringRef();
+  if (command == "import-nanochat" || command == "export-nanochat") {
+    // These are LLVM subcommands with their own options.
+    if (!cl::ParseCommandLineOptions(argc, argv, kOverview))
+      return 1;
+    return *runNanochatCommand();
+  }
   if (command != "compile" && command != "verify" && command != "explain") {
     if (command == "--help" || command == "-h" || command == "-help" ||
         command.empty()) {
@@ -323,7 +339,8 @@ int main(int argc, char **argv) {
     }
     llvm::errs()
         << "gptc: error: unknown command '" << command
-        << "'; expected 'compile', 'verify' or 'explain' (see gptc --help)\n";
+        << "'; expected 'compile', 'verify', 'explain', 'import-nanochat' or "
+           "'export-nanochat' (see gptc --help)\n";
     return 1;
   }
   // The command takes the place of the program name for option parsing.
