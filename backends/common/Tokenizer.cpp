@@ -151,16 +151,21 @@ void Tokenizer::encodeChunk(std::string_view piece,
         piece.substr(parts[i].start, parts[i + 1].start - parts[i].start)));
 }
 
-Status Tokenizer::encode(std::string_view text,
-                         std::vector<uint32_t> &ids) const {
+Status Tokenizer::encode(std::string_view text, std::vector<uint32_t> &ids,
+                         const std::function<void(size_t)> &progress) const {
+  constexpr size_t kProgressBytes = 1 << 20;
   if (size_t valid = validUtf8Prefix(text); valid != text.size())
     return Status::error("the text is not valid UTF-8 at byte {} (0x{:02x})",
                          valid, uint8_t(text[valid]));
   pcre2_match_data *match =
       pcre2_match_data_create_from_pattern(regex->code, nullptr);
   const auto *subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-  size_t pos = 0;
+  size_t pos = 0, reported = 0;
   while (pos < text.size()) {
+    if (progress && pos - reported >= kProgressBytes) {
+      progress(pos - reported);
+      reported = pos;
+    }
     int rc = regex->jit ? pcre2_jit_match(regex->code, subject, text.size(),
                                           pos, 0, match, nullptr)
                         : pcre2_match(regex->code, subject, text.size(), pos,
@@ -180,6 +185,8 @@ Status Tokenizer::encode(std::string_view text,
     pos = end;
   }
   pcre2_match_data_free(match);
+  if (progress)
+    progress(text.size() - reported);
   return Status::success();
 }
 

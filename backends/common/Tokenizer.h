@@ -30,6 +30,7 @@
 #include "backends/common/Status.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,7 +66,10 @@ public:
 
   /// Appends the ids of `text` (tiktoken's encode_ordinary) to `ids`.
   /// `text` must be valid UTF-8; the error names the first bad byte.
-  Status encode(std::string_view text, std::vector<uint32_t> &ids) const;
+  /// `progress`, if given, is called with the bytes covered since its last
+  /// call, about every MiB and once at the end.
+  Status encode(std::string_view text, std::vector<uint32_t> &ids,
+                const std::function<void(size_t)> &progress = nullptr) const;
 
   /// The bytes of `ids` concatenated (special tokens as their text). Ids
   /// outside the vocabulary are an error naming the id.

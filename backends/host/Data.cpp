@@ -25,7 +25,7 @@ constexpr int64_t kMaxCopyProblem = 18;
 /// The tokens of a GPTCTOK1 file, whose contents are `bytes`.
 Expected<std::vector<int32_t>>
 fileTokens(const std::string &bytes, const std::string &path, int64_t vocab) {
-  constexpr size_t headerBytes = 12;
+  constexpr size_t headerBytes = kTokenFileHeaderBytes;
   if (bytes.size() < headerBytes)
     return Status::error("{}: truncated {} header: {} bytes, expected {}", path,
                          kTokenFileMagic, bytes.size(), headerBytes);

@@ -2,8 +2,7 @@
 //
 // The training program reads its token stream from one of three sources:
 //   - a text file, tokenized byte-level (each byte is one token);
-//   - a pre-tokenized GPTCTOK1 file: the magic "GPTCTOK1", a little-endian
-//     u32 bytes-per-token (2 or 4), then the tokens, little-endian;
+//   - a pre-tokenized GPTCTOK1 file (backends/common/TokenFile.h);
 //   - "task:add" / "task:copy", synthetic problems generated from the seed.
 // The stream is split into a training and a held-out part. Training batches
 // are random windows of T+1 consecutive tokens of the training split;
@@ -15,6 +14,7 @@
 #define GPTC_BACKENDS_HOST_DATA_H
 
 #include "backends/common/Status.h"
+#include "backends/common/TokenFile.h"
 #include "backends/host/Random.h"
 
 #include <cstdint>
@@ -22,9 +22,6 @@
 #include <vector>
 
 namespace gptc::host {
-
-/// The 8 bytes that open a pre-tokenized file.
-constexpr char kTokenFileMagic[] = "GPTCTOK1";
 
 enum class DataKind { Text, TokenFile, Task };
 

@@ -5,12 +5,14 @@
 //   gptc explain <model>
 //   gptc import-nanochat <checkpoint-dir> -o <dir>
 //   gptc export-nanochat <model> -o <dir>
+//   gptc tokenize --tokenizer <file> [--decode | --input <corpus> -o <file>]
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/gptc/Compile.h"
 #include "compiler/gptc/Nanochat.h"
 #include "compiler/gptc/Options.h"
+#include "compiler/gptc/Tokenize.h"
 #include "frontend/ModelConfig.h"
 #include "passes/MemoryPlan.h"
 
@@ -155,6 +157,10 @@ usage:
       <dir>/model.toml and <dir>/model.safetensors.
   gptc export-nanochat <model-dir|run-dir|weights.safetensors> -o <dir>
       Write the model as nanochat's model_<step>.pt and meta_<step>.json.
+  gptc tokenize --tokenizer <tokenizer.pkl|file.tiktoken> [--decode]
+      Text on stdin to comma-separated ids (tiktoken's encode_ordinary), or
+      ids back to text with --decode. With --input <corpus> -o <tokens.bin>:
+      the training token file, <|bos|> before each document.
 
 MLIR's IR-printing flags work with compile: --mlir-print-ir-after-all,
 --mlir-print-ir-tree-dir=<dir>, --mlir-timing, --mlir-print-debuginfo.
@@ -324,11 +330,14 @@ int main(int argc, char **argv) {
   registerDefaultTimingManagerCLOptions();
 
   StringRef command = argc > 1 ? StringRef(argv[1]) : StringRef();
-  if (command == "import-nanochat" || command == "export-nanochat") {
+  if (command == "import-nanochat" || command == "export-nanochat" ||
+      command == "tokenize") {
     // These are LLVM subcommands with their own options.
     if (!cl::ParseCommandLineOptions(argc, argv, kOverview))
       return 1;
-    return *runNanochatCommand();
+    if (std::optional<int> rc = runNanochatCommand())
+      return *rc;
+    return *runTokenizeCommand();
   }
   if (command != "compile" && command != "verify" && command != "explain") {
     if (command == "--help" || command == "-h" || command == "-help" ||
@@ -339,8 +348,8 @@ int main(int argc, char **argv) {
     }
     llvm::errs()
         << "gptc: error: unknown command '" << command
-        << "'; expected 'compile', 'verify', 'explain', 'import-nanochat' or "
-           "'export-nanochat' (see gptc --help)\n";
+        << "'; expected 'compile', 'verify', 'explain', 'import-nanochat', "
+           "'export-nanochat' or 'tokenize' (see gptc --help)\n";
     return 1;
   }
   // The command takes the place of the program name for option parsing.

@@ -142,9 +142,15 @@ def main():
     parser.add_argument("--merges", type=int, default=55)
     parser.add_argument("--random-cases", type=int, default=150)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--train-file", help="learn the merges from this UTF-8 text "
+                        "instead of the built-in one")
     args = parser.parse_args()
 
-    ranks = train(CORPUS * 3, args.merges)
+    text = CORPUS * 3
+    if args.train_file:
+        with open(args.train_file, encoding="utf-8", newline="") as f:
+            text = f.read()
+    ranks = train(text, args.merges)
     specials = {name: len(ranks) + i for i, name in enumerate(SPECIAL_TOKENS)}
     enc = tiktoken.Encoding(name="rustbpe", pat_str=SPLIT_PATTERN,
                             mergeable_ranks=ranks, special_tokens=specials)
