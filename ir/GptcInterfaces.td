@@ -13,22 +13,26 @@ include "mlir/IR/OpBase.td"
 def Gptc_KernelOpInterface : OpInterface<"KernelOpInterface"> {
   let cppNamespace = "::gptc";
   let description = [{
-    A tensor op that runs as exactly one runtime kernel. The kernel is called
-    as `name(inputs..., outputs..., dims..., scalars...)`, where the inputs are
+    A tensor op that runs as exactly one runtime kernel of
+    backends/Kernels.def. The kernel is called as
+    `name(inputs..., outputs..., dims..., scalars...)`, where the inputs are
     the op's operands and the outputs its results, all as flat buffers; the
-    backends prefix the name with their namespace (`gptc::cpu::`).
+    backends prefix the name with their namespace (`gptc::cpu::`). The op
+    names its sizes and scalars as the kernel's parameters are named, and
+    lowering orders them as the kernel takes them (ir/KernelTable.h), so an
+    op cannot pass two sizes in the wrong order.
   }];
   let methods = [
     InterfaceMethod<"The runtime kernel's name, e.g. \"rmsNorm\".",
       "::llvm::StringRef", "getKernelName">,
     InterfaceMethod<[{
-        The kernel's size arguments, in the kernel's order, derived from the
-        static operand shapes (e.g. rows and columns for a row-wise norm).
-      }], "::llvm::SmallVector<int64_t>", "getKernelDims">,
+        The kernel's size arguments by name, derived from the static operand
+        shapes (e.g. rows and cols for a row-wise norm).
+      }], "::gptc::KernelDims", "getKernelDims">,
     InterfaceMethod<[{
-        The kernel's scalar arguments after the sizes, as typed attributes
-        (f32 or i32), e.g. the epsilon of a norm.
-      }], "::llvm::SmallVector<::mlir::Attribute>", "getKernelScalars",
+        The kernel's scalar arguments by name, as typed attributes (f32 or
+        i32), e.g. the eps of a norm.
+      }], "::gptc::KernelScalars", "getKernelScalars",
       (ins), [{}], [{ return {}; }]>,
   ];
 }

@@ -1,8 +1,8 @@
-//===- GptcOps.cpp - gptc op verifiers, shape inference, kernels ----------===//
+//===- GptcOps.cpp - gptc op verifiers and shape inference ----------------===//
 //
 // For each op: result-type inference (whose failures are the verifier
-// messages users see), extra verifiers, and the KernelOpInterface mapping
-// onto a runtime kernel's size and scalar arguments.
+// messages users see) and extra verifiers. Each op's runtime kernel is in
+// KernelInterface.cpp, its gradient in VJP.cpp, its cost in Cost.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,17 +24,6 @@ using namespace gptc;
 
 static RankedTensorType tensorOf(Value v) {
   return cast<RankedTensorType>(v.getType());
-}
-
-/// Splits a shape into (product of all but the last dimension, last one).
-static std::pair<int64_t, int64_t> rowsAndCols(ShapedType type) {
-  ArrayRef<int64_t> shape = type.getShape();
-  if (shape.empty())
-    return {1, 1};
-  int64_t rows = 1;
-  for (int64_t d : shape.drop_back())
-    rows *= d;
-  return {rows, shape.back()};
 }
 
 /// Checks the [B, T, H, D] / [B, S, Hkv, D] query/key pair shared by the
@@ -94,26 +83,9 @@ LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
-StringRef EmbeddingOp::getKernelName() { return "embedding"; }
-
-SmallVector<int64_t> EmbeddingOp::getKernelDims() {
-  RankedTensorType table = tensorOf(getTable());
-  return {tensorOf(getIds()).getNumElements(), table.getDimSize(0),
-          table.getDimSize(1)};
-}
-
 //===----------------------------------------------------------------------===//
 // RMSNormOp
 //===----------------------------------------------------------------------===//
-
-StringRef RMSNormOp::getKernelName() { return "rmsNorm"; }
-
-SmallVector<int64_t> RMSNormOp::getKernelDims() {
-  auto [rows, cols] = rowsAndCols(getType());
-  return {rows, cols};
-}
-
-SmallVector<Attribute> RMSNormOp::getKernelScalars() { return {getEpsAttr()}; }
 
 //===----------------------------------------------------------------------===//
 // LinearOp
@@ -160,21 +132,6 @@ static LogicalResult verifyPrecision(Operation *op, StringRef precision) {
 
 LogicalResult LinearOp::verify() {
   return verifyPrecision(*this, getPrecision());
-}
-
-StringRef LinearOp::getKernelName() {
-  return getPrecision() == "bf16" ? "linearBf16" : "linear";
-}
-
-/// The kernel sizes of x [..., in] · w [out, in]ᵀ and of its gradient:
-/// rows, in, out.
-static SmallVector<int64_t> linearDims(Value x, Value weight) {
-  auto [rows, in] = rowsAndCols(tensorOf(x));
-  return {rows, in, tensorOf(weight).getDimSize(0)};
-}
-
-SmallVector<int64_t> LinearOp::getKernelDims() {
-  return linearDims(getX(), getWeight());
 }
 
 //===----------------------------------------------------------------------===//
@@ -225,18 +182,6 @@ LogicalResult RopeOp::verify() {
   return success();
 }
 
-StringRef RopeOp::getKernelName() { return "rope"; }
-
-SmallVector<int64_t> RopeOp::getKernelDims() {
-  return llvm::to_vector(getType().getShape());
-}
-
-SmallVector<Attribute> RopeOp::getKernelScalars() {
-  Builder b(getContext());
-  return {getBaseAttr(), b.getI32IntegerAttr(getRoundBf16() ? 1 : 0),
-          b.getI32IntegerAttr(getInverse() ? 1 : 0)};
-}
-
 //===----------------------------------------------------------------------===//
 // AttnScoresOp
 //===----------------------------------------------------------------------===//
@@ -255,17 +200,6 @@ LogicalResult AttnScoresOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
-StringRef AttnScoresOp::getKernelName() { return "attnScores"; }
-
-SmallVector<int64_t> AttnScoresOp::getKernelDims() {
-  ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
-  return {q[0], q[1], q[2], tensorOf(getK()).getDimSize(2), q[3]};
-}
-
-SmallVector<Attribute> AttnScoresOp::getKernelScalars() {
-  return {getScaleAttr()};
-}
-
 //===----------------------------------------------------------------------===//
 // CausalMaskOp
 //===----------------------------------------------------------------------===//
@@ -278,23 +212,9 @@ LogicalResult CausalMaskOp::verify() {
   return success();
 }
 
-StringRef CausalMaskOp::getKernelName() { return "causalMask"; }
-
-SmallVector<int64_t> CausalMaskOp::getKernelDims() {
-  auto [rows, cols] = rowsAndCols(getType());
-  return {rows / cols, cols};
-}
-
 //===----------------------------------------------------------------------===//
 // SoftmaxOp
 //===----------------------------------------------------------------------===//
-
-StringRef SoftmaxOp::getKernelName() { return "softmax"; }
-
-SmallVector<int64_t> SoftmaxOp::getKernelDims() {
-  auto [rows, cols] = rowsAndCols(getType());
-  return {rows, cols};
-}
 
 //===----------------------------------------------------------------------===//
 // AttnApplyOp
@@ -324,13 +244,6 @@ LogicalResult AttnApplyOp::inferReturnTypes(MLIRContext *ctx,
       {p.getDimSize(0), p.getDimSize(2), p.getDimSize(1), v.getDimSize(3)},
       p.getElementType()));
   return success();
-}
-
-StringRef AttnApplyOp::getKernelName() { return "attnApply"; }
-
-SmallVector<int64_t> AttnApplyOp::getKernelDims() {
-  ArrayRef<int64_t> o = getType().getShape();
-  return {o[0], o[1], o[2], tensorOf(getV()).getDimSize(2), o[3]};
 }
 
 //===----------------------------------------------------------------------===//
@@ -368,36 +281,9 @@ LogicalResult CausalAttentionOp::inferReturnTypes(
                              adaptor.getV(), types);
 }
 
-StringRef CausalAttentionOp::getKernelName() { return "causalAttention"; }
-
-SmallVector<int64_t> CausalAttentionOp::getKernelDims() {
-  ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
-  return {q[0], q[1], q[2], tensorOf(getK()).getDimSize(2), q[3]};
-}
-
-SmallVector<Attribute> CausalAttentionOp::getKernelScalars() {
-  return {getScaleAttr()};
-}
-
 //===----------------------------------------------------------------------===//
 // Elementwise ops
 //===----------------------------------------------------------------------===//
-
-StringRef ScaleOp::getKernelName() { return "scale"; }
-SmallVector<int64_t> ScaleOp::getKernelDims() {
-  return {getType().getNumElements()};
-}
-SmallVector<Attribute> ScaleOp::getKernelScalars() { return {getFactorAttr()}; }
-
-StringRef AddOp::getKernelName() { return "add"; }
-SmallVector<int64_t> AddOp::getKernelDims() {
-  return {getType().getNumElements()};
-}
-
-StringRef ReluSquareOp::getKernelName() { return "reluSquare"; }
-SmallVector<int64_t> ReluSquareOp::getKernelDims() {
-  return {getType().getNumElements()};
-}
 
 LogicalResult SoftcapOp::verify() {
   if (getCap().convertToFloat() <= 0.0f)
@@ -405,12 +291,6 @@ LogicalResult SoftcapOp::verify() {
            << getCap().convertToDouble();
   return success();
 }
-
-StringRef SoftcapOp::getKernelName() { return "softcap"; }
-SmallVector<int64_t> SoftcapOp::getKernelDims() {
-  return {getType().getNumElements()};
-}
-SmallVector<Attribute> SoftcapOp::getKernelScalars() { return {getCapAttr()}; }
 
 //===----------------------------------------------------------------------===//
 // CrossEntropyOp
@@ -430,17 +310,6 @@ LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *ctx,
                              logits);
   types.push_back(RankedTensorType::get({}, logits.getElementType()));
   return success();
-}
-
-StringRef CrossEntropyOp::getKernelName() { return "crossEntropy"; }
-
-SmallVector<int64_t> CrossEntropyOp::getKernelDims() {
-  auto [rows, vocab] = rowsAndCols(tensorOf(getLogits()));
-  return {rows, vocab};
-}
-
-SmallVector<Attribute> CrossEntropyOp::getKernelScalars() {
-  return {getIgnoreIndexAttr()};
 }
 
 //===----------------------------------------------------------------------===//
@@ -479,19 +348,6 @@ LogicalResult LmHeadLossOp::verify() {
   return verifyPrecision(*this, getPrecision());
 }
 
-StringRef LmHeadLossOp::getKernelName() {
-  return getPrecision() == "bf16" ? "lmHeadLossBf16" : "lmHeadLoss";
-}
-
-SmallVector<int64_t> LmHeadLossOp::getKernelDims() {
-  auto [rows, channels] = rowsAndCols(tensorOf(getX()));
-  return {rows, channels, tensorOf(getWeight()).getDimSize(0)};
-}
-
-SmallVector<Attribute> LmHeadLossOp::getKernelScalars() {
-  return {getCapAttr(), getIgnoreIndexAttr()};
-}
-
 //===----------------------------------------------------------------------===//
 // FillOp
 //===----------------------------------------------------------------------===//
@@ -501,12 +357,6 @@ LogicalResult FillOp::verify() {
     return emitOpError("expects a static shape");
   return success();
 }
-
-StringRef FillOp::getKernelName() { return "fill"; }
-SmallVector<int64_t> FillOp::getKernelDims() {
-  return {getType().getNumElements()};
-}
-SmallVector<Attribute> FillOp::getKernelScalars() { return {getValueAttr()}; }
 
 //===----------------------------------------------------------------------===//
 // EmbeddingGradOp
@@ -524,33 +374,9 @@ LogicalResult EmbeddingGradOp::verify() {
   return success();
 }
 
-StringRef EmbeddingGradOp::getKernelName() { return "embeddingBackward"; }
-
-SmallVector<int64_t> EmbeddingGradOp::getKernelDims() {
-  return {tensorOf(getIds()).getNumElements(), getType().getDimSize(0),
-          getType().getDimSize(1)};
-}
-
 //===----------------------------------------------------------------------===//
 // RMSNormGradOp, ReluSquareGradOp
 //===----------------------------------------------------------------------===//
-
-StringRef RMSNormGradOp::getKernelName() { return "rmsNormBackward"; }
-
-SmallVector<int64_t> RMSNormGradOp::getKernelDims() {
-  auto [rows, cols] = rowsAndCols(getType());
-  return {rows, cols};
-}
-
-SmallVector<Attribute> RMSNormGradOp::getKernelScalars() {
-  return {getEpsAttr()};
-}
-
-StringRef ReluSquareGradOp::getKernelName() { return "reluSquareBackward"; }
-
-SmallVector<int64_t> ReluSquareGradOp::getKernelDims() {
-  return {getType().getNumElements()};
-}
 
 //===----------------------------------------------------------------------===//
 // LinearGradOp
@@ -576,14 +402,6 @@ LogicalResult LinearGradOp::verify() {
   return verifyPrecision(*this, getPrecision());
 }
 
-StringRef LinearGradOp::getKernelName() {
-  return getPrecision() == "bf16" ? "linearBackwardBf16" : "linearBackward";
-}
-
-SmallVector<int64_t> LinearGradOp::getKernelDims() {
-  return linearDims(getX(), getWeight());
-}
-
 //===----------------------------------------------------------------------===//
 // CausalAttentionGradOp
 //===----------------------------------------------------------------------===//
@@ -606,19 +424,6 @@ LogicalResult CausalAttentionGradOp::inferReturnTypes(
   return success();
 }
 
-StringRef CausalAttentionGradOp::getKernelName() {
-  return "causalAttentionBackward";
-}
-
-SmallVector<int64_t> CausalAttentionGradOp::getKernelDims() {
-  ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
-  return {q[0], q[1], q[2], tensorOf(getK()).getDimSize(2), q[3]};
-}
-
-SmallVector<Attribute> CausalAttentionGradOp::getKernelScalars() {
-  return {getScaleAttr()};
-}
-
 //===----------------------------------------------------------------------===//
 // LmHeadLossGradOp
 //===----------------------------------------------------------------------===//
@@ -639,20 +444,6 @@ LogicalResult LmHeadLossGradOp::inferReturnTypes(MLIRContext *ctx,
 
 LogicalResult LmHeadLossGradOp::verify() {
   return verifyPrecision(*this, getPrecision());
-}
-
-StringRef LmHeadLossGradOp::getKernelName() {
-  return getPrecision() == "bf16" ? "lmHeadLossBackwardBf16"
-                                  : "lmHeadLossBackward";
-}
-
-SmallVector<int64_t> LmHeadLossGradOp::getKernelDims() {
-  auto [rows, channels] = rowsAndCols(tensorOf(getX()));
-  return {rows, channels, tensorOf(getWeight()).getDimSize(0)};
-}
-
-SmallVector<Attribute> LmHeadLossGradOp::getKernelScalars() {
-  return {getCapAttr(), getIgnoreIndexAttr()};
 }
 
 //===----------------------------------------------------------------------===//
@@ -687,17 +478,6 @@ LogicalResult RopeAtOp::verify() {
   return verifyLengths(*this, getPositions(), type.getDimSize(0));
 }
 
-StringRef RopeAtOp::getKernelName() { return "ropeAt"; }
-
-SmallVector<int64_t> RopeAtOp::getKernelDims() {
-  return llvm::to_vector(getType().getShape());
-}
-
-SmallVector<Attribute> RopeAtOp::getKernelScalars() {
-  Builder b(getContext());
-  return {getBaseAttr(), b.getI32IntegerAttr(getRoundBf16() ? 1 : 0)};
-}
-
 LogicalResult KVAppendOp::verify() {
   RankedTensorType cache = tensorOf(getCache());
   ArrayRef<int64_t> entries = tensorOf(getNewEntries()).getShape();
@@ -717,25 +497,6 @@ LogicalResult KVAppendOp::verify() {
 }
 
 unsigned KVAppendOp::getTiedOperandIndex() { return 0; }
-
-/// Whether a KV cache holds bfloat16.
-static bool isBf16Cache(Value cache) {
-  return tensorOf(cache).getElementType().isBF16();
-}
-
-StringRef KVAppendOp::getKernelName() {
-  return isBf16Cache(getCache()) ? "kvAppendBf16" : "kvAppend";
-}
-
-SmallVector<int64_t> KVAppendOp::getKernelDims() {
-  SmallVector<int64_t> dims(tensorOf(getCache()).getShape());
-  dims.push_back(tensorOf(getNewEntries()).getDimSize(1)); // T
-  return dims;
-}
-
-SmallVector<Attribute> KVAppendOp::getKernelScalars() {
-  return {Builder(getContext()).getI32IntegerAttr(getLayer())};
-}
 
 LogicalResult CachedAttentionOp::verify() {
   ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
@@ -758,54 +519,7 @@ LogicalResult CachedAttentionOp::verify() {
   return success();
 }
 
-StringRef CachedAttentionOp::getKernelName() {
-  return isBf16Cache(getKCache()) ? "cachedAttentionBf16" : "cachedAttention";
-}
-
-SmallVector<int64_t> CachedAttentionOp::getKernelDims() {
-  SmallVector<int64_t> dims(tensorOf(getKCache()).getShape()); // L R Cap Hkv D
-  ArrayRef<int64_t> q = tensorOf(getQ()).getShape();
-  dims.push_back(q[1]); // T
-  dims.push_back(q[2]); // H
-  return dims;
-}
-
-SmallVector<Attribute> CachedAttentionOp::getKernelScalars() {
-  return {Builder(getContext()).getI32IntegerAttr(getLayer()), getScaleAttr()};
-}
-
 unsigned KVAdvanceOp::getTiedOperandIndex() { return 0; }
-
-StringRef KVAdvanceOp::getKernelName() { return "kvAdvance"; }
-
-SmallVector<int64_t> KVAdvanceOp::getKernelDims() {
-  return {getType().getNumElements()};
-}
-
-SmallVector<Attribute> KVAdvanceOp::getKernelScalars() {
-  return {Builder(getContext()).getI32IntegerAttr(getBy())};
-}
-
-//===----------------------------------------------------------------------===//
-// KernelOp
-//===----------------------------------------------------------------------===//
-
-LogicalResult KernelOp::verify() {
-  if (getCallee().empty())
-    return emitOpError("expects a kernel name");
-  if (getOutputs().empty())
-    return emitOpError("expects at least one output buffer");
-  for (Attribute scalar : getScalars()) {
-    auto typed = dyn_cast<TypedAttr>(scalar);
-    if (!typed || !(typed.getType().isF32() || typed.getType().isInteger(32)))
-      return emitOpError("scalar arguments must be f32 or i32 attributes, got ")
-             << scalar;
-  }
-  for (int64_t dim : getDims())
-    if (dim < 0)
-      return emitOpError("dims must be non-negative, got ") << dim;
-  return success();
-}
 
 #define GET_OP_CLASSES
 #include "ir/GptcOps.cpp.inc"

@@ -4,6 +4,7 @@
 #define GPTC_IR_GPTCOPS_H
 
 #include "ir/GptcDialect.h"
+#include "ir/KernelTable.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"

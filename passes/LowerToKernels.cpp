@@ -57,6 +57,22 @@ static DictionaryAttr bufferAttrs(OpBuilder &b, DictionaryAttr attrs,
   return list.getDictionary(b.getContext());
 }
 
+/// Creates the `gptc.kernel` call of `kernel` on the given buffers, its sizes
+/// and scalars in the order of the kernel's parameters.
+static LogicalResult createKernel(OpBuilder &b, KernelOpInterface kernel,
+                                  ValueRange inputs, ValueRange outputs) {
+  Operation *op = kernel.getOperation();
+  FailureOr<OrderedKernelArgs> args =
+      orderKernelArgs(op, kernel.getKernelName(), kernel.getKernelDims(),
+                      kernel.getKernelScalars());
+  if (failed(args))
+    return failure();
+  b.create<KernelOp>(op->getLoc(), kernel.getKernelName(), inputs, outputs,
+                     b.getDenseI64ArrayAttr(args->dims),
+                     b.getArrayAttr(args->scalars));
+  return success();
+}
+
 static int64_t alignTo(int64_t value, int64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
 }
@@ -262,11 +278,7 @@ LogicalResult FunctionLowering::lowerOp(OpBuilder &b, Operation *op) {
     for (auto [i, operand] : llvm::enumerate(op->getOperands()))
       if (i != tied)
         inputs.push_back(buffers.lookup(operand));
-    b.create<KernelOp>(op->getLoc(), kernel.getKernelName(), inputs,
-                       ValueRange{buffer},
-                       b.getDenseI64ArrayAttr(kernel.getKernelDims()),
-                       b.getArrayAttr(kernel.getKernelScalars()));
-    return success();
+    return createKernel(b, kernel, inputs, ValueRange{buffer});
   }
 
   SmallVector<Value> inputs, outputs;
@@ -283,10 +295,7 @@ LogicalResult FunctionLowering::lowerOp(OpBuilder &b, Operation *op) {
     buffers.map(result, buffer);
     outputs.push_back(buffer);
   }
-  b.create<KernelOp>(op->getLoc(), kernel.getKernelName(), inputs, outputs,
-                     b.getDenseI64ArrayAttr(kernel.getKernelDims()),
-                     b.getArrayAttr(kernel.getKernelScalars()));
-  return success();
+  return createKernel(b, kernel, inputs, outputs);
 }
 
 FailureOr<func::FuncOp> FunctionLowering::run() {

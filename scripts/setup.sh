@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 
 packages=(cmake ninja-build g++ python3 llvm-19-dev libmlir-19-dev mlir-19-tools
-          llvm-19-tools libzstd-dev libfmt-dev libdnnl-dev libtomlplusplus-dev
+          llvm-19-tools zlib1g-dev libzstd-dev libfmt-dev libdnnl-dev libtomlplusplus-dev
           googletest libgtest-dev libpcre2-dev pkgconf)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,13 +1,10 @@
-//===- Kernels.h - CPU runtime kernels for training -------------*- C++ -*-===//
+//===- Kernels.h - CPU runtime kernels ---------------------------*- C++
+//-*-===//
 //
-// The kernels a generated CPU program calls, one per graph operation of the
-// forward pass and of its gradient, plus small inline helpers they share
-// (bfloat16 rounding, a vectorisable exp, tanh and maximum). The code
-// generator calls every kernel generically, so each signature is: input
-// pointers, output pointers, int64_t dimensions, then scalar attributes.
-// Buffers are contiguous, row-major float32 unless noted; each kernel's
-// comment gives the shapes in llm.c letters (B batch, T sequence, C
-// channels, H query heads, Hkv key/value heads, D head size, V vocabulary).
+// The kernels a generated CPU program calls, one per kernel-level op of the
+// forward pass, its gradient and decoding, plus small inline helpers they
+// share (bfloat16 rounding, a vectorisable exp, tanh and maximum). Their
+// signatures and what each computes are in backends/Kernels.def.
 // Callers guarantee non-negative dimensions, H % Hkv == 0 and an even D for
 // rope. Outputs never alias inputs, and every output element is written.
 //
@@ -119,171 +116,9 @@ inline float maxOf(const float *x, int64_t n, float init) {
   return result;
 }
 
-/// y[rows, out] = x[rows, in] · w[out, in]ᵀ (nn.Linear without bias), by
-/// oneDNN's sgemm.
-void linear(const float *x, const float *w, float *y, int64_t rows, int64_t in,
-            int64_t out);
-
-/// linear on bfloat16 inputs (`gptc compile --precision=bf16`): x and w
-/// rounded to bfloat16 (ties to even), their products (exact in float)
-/// summed in float, y float. Like the processor's bf16 dot-product
-/// instructions that compute it, it counts inputs below the smallest normal
-/// float (2^-126) as zero and may flush results below it to zero.
-void linearBf16(const float *x, const float *w, float *y, int64_t rows,
-                int64_t in, int64_t out);
-
-/// out[n, C] = table[V, C][ids[n], :]; ids (int32 [n]) are in [0, V).
-void embedding(const float *table, const int32_t *ids, float *out, int64_t n,
-               int64_t V, int64_t C);
-
-/// y[rows, cols] = x[rows, cols] / sqrt(mean(x², last axis) + eps), without
-/// a weight. The mean of squares accumulates in double.
-void rmsNorm(const float *x, float *y, int64_t rows, int64_t cols, float eps);
-
-/// Rotary embedding of x[B, T, H, D] into y[B, T, H, D] at positions 0..T-1,
-/// nanochat's half-split convention: with a = x[..., :D/2] and
-/// b = x[..., D/2:], y = concat(a·cos + b·sin, −a·sin + b·cos) where the
-/// angle is t · invFreq[j] and invFreq[j] = 1 / base^(2j/D), all computed in
-/// float32 as torch does. When roundBf16 != 0 the cos and sin tables are
-/// rounded to bfloat16 first (as nanochat stores them). When inverse != 0
-/// the rotation is by −angle, y = concat(a·cos − b·sin, a·sin + b·cos): the
-/// transpose of the forward rotation, so rope's gradient (dx = rope of dy
-/// with inverse set).
-void rope(const float *x, float *y, int64_t B, int64_t T, int64_t H, int64_t D,
-          float base, int32_t roundBf16, int32_t inverse);
-
-/// y[n] = factor · x[n].
-void scale(const float *x, float *y, int64_t n, float factor);
-
-/// y[n] = a[n] + b[n].
-void add(const float *a, const float *b, float *y, int64_t n);
-
-/// y[n] = relu(x[n])².
-void reluSquare(const float *x, float *y, int64_t n);
-
-/// y[n] = cap · tanh(x[n] / cap).
-void softcap(const float *x, float *y, int64_t n, float cap);
-
-/// loss[1] = mean, over the rows whose target != ignoreIndex, of
-/// logsumexp(logits[r, :]) − logits[r, target[r]]; logits [rows, V], targets
-/// int32 [rows], each in [0, V) or equal to ignoreIndex. NaN when every row
-/// is ignored (as in PyTorch). Accumulates in double.
-void crossEntropy(const float *logits, const int32_t *targets, float *loss,
-                  int64_t rows, int64_t V, int32_t ignoreIndex);
-
-/// Fused causal attention (FlashAttention-2 style: online softmax over key
-/// tiles, no T×T matrix). q [B, T, H, D], k and v [B, T, Hkv, D], query head
-/// h reads kv head h / (H / Hkv). Writes o [B, T, H, D] and lse [B, H, T],
-/// the natural-log log-sum-exp of each query row's scaled scores. Scores are
-/// scale · q·k; key j is visible to query i iff j <= i.
-void causalAttention(const float *q, const float *k, const float *v, float *o,
-                     float *lse, int64_t B, int64_t T, int64_t H, int64_t Hkv,
-                     int64_t D, float scale);
-
-/// s[B, H, T, T] = scale · q[B, T, H, D] · k[B, T, Hkv, D]ᵀ per (b, h), with
-/// the head mapping of causalAttention. Every entry is written (no mask).
-void attnScores(const float *q, const float *k, float *s, int64_t B, int64_t T,
-                int64_t H, int64_t Hkv, int64_t D, float scale);
-
-/// y[rows, T, T] = x[rows, T, T] where key j <= query i, −inf elsewhere
-/// (rows = B·H).
-void causalMask(const float *x, float *y, int64_t rows, int64_t T);
-
-/// y[rows, cols] = softmax of x[rows, cols] over the last axis, after
-/// subtracting the row maximum. Entries of −inf give 0; a row that is all
-/// −inf gives NaN (as in PyTorch).
-void softmax(const float *x, float *y, int64_t rows, int64_t cols);
-
-/// o[B, T, H, D] = p[B, H, T, T] · v[B, T, Hkv, D] per (b, h), with the head
-/// mapping of causalAttention.
-void attnApply(const float *p, const float *v, float *o, int64_t B, int64_t T,
-               int64_t H, int64_t Hkv, int64_t D);
-
-//===----------------------------------------------------------------------===//
-// Training: the gradients of the kernels above and fused lm_head losses.
-// "dname" is the gradient of the loss with respect to buffer "name".
-//===----------------------------------------------------------------------===//
-
-/// y[n] = value.
-void fill(float *y, int64_t n, float value);
-
-/// Gradient of embedding: dtable[V, C] = 0, then dtable[ids[p], :] +=
-/// dy[p, :] for p < n in order of p, with dy [n, C] and ids (int32 [n]) in
-/// [0, V). Threads split the channels, so the result is the same for any
-/// thread count.
-void embeddingBackward(const int32_t *ids, const float *dy, float *dtable,
-                       int64_t n, int64_t V, int64_t C);
-
-/// Gradient of rmsNorm per row of x[rows, cols]: with r = 1/sqrt(mean(x²) +
-/// eps) and y = x·r, dx[rows, cols] = r·(dy[rows, cols] − y·mean(dy∘y)).
-/// The row sums accumulate in double.
-void rmsNormBackward(const float *x, const float *dy, float *dx, int64_t rows,
-                     int64_t cols, float eps);
-
-/// Gradient of reluSquare: dx[n] = 2·relu(x[n])·dy[n].
-void reluSquareBackward(const float *x, const float *dy, float *dx, int64_t n);
-
-/// Gradients of linear (y[rows, out] = x[rows, in] · w[out, in]ᵀ):
-/// dx[rows, in] = dy[rows, out] · w and dw[out, in] = dyᵀ · x, both
-/// overwritten, by oneDNN's sgemm.
-void linearBackward(const float *dy, const float *x, const float *w, float *dx,
-                    float *dw, int64_t rows, int64_t in, int64_t out);
-
-/// linearBackward on bfloat16 inputs, as linearBf16: dy, x and w rounded to
-/// bfloat16 (ties to even), their products summed in float, dx and dw float
-/// (overwritten).
-void linearBackwardBf16(const float *dy, const float *x, const float *w,
-                        float *dx, float *dw, int64_t rows, int64_t in,
-                        int64_t out);
-
-/// Gradients of causalAttention (FlashAttention-2 backward) with its
-/// layouts: q, o, dout and dq [B, T, H, D]; k, v, dk and dv [B, T, Hkv, D];
-/// lse [B, H, T] as the forward wrote it. The attention weights are
-/// recomputed tile by tile as P = exp(scale·q·k − lse) (no T×T matrix), and
-/// dk, dv sum over the H / Hkv query heads of their group. dq is summed from
-/// per-thread partial buffers, so it is reproducible for a fixed thread
-/// count.
-void causalAttentionBackward(const float *q, const float *k, const float *v,
-                             const float *o, const float *lse,
-                             const float *dout, float *dq, float *dk, float *dv,
-                             int64_t B, int64_t T, int64_t H, int64_t Hkv,
-                             int64_t D, float scale);
-
-/// Fused lm_head, soft-cap and cross-entropy: loss[1] = crossEntropy of the
-/// logits cap·tanh(x[rows, C] · w[V, C]ᵀ / cap) against targets (int32
-/// [rows], each in [0, V) or ignoreIndex), computed a chunk of rows at a time
-/// so that no rows×V logits exist. NaN when every row is ignored. The loss
-/// sum accumulates in double.
-void lmHeadLoss(const float *x, const float *w, const int32_t *targets,
-                float *loss, int64_t rows, int64_t C, int64_t V, float cap,
-                int32_t ignoreIndex);
-
-/// Gradients of lmHeadLoss (x [rows, C], w [V, C], targets int32 [rows]) for
-/// the upstream gradient dloss[1]: with s the soft-capped logits and N the
-/// number of rows not ignored, the logits' gradient
-/// dz = dloss·(softmax(s) − onehot(target))·(1 − (s/cap)²)/N (0 on ignored
-/// rows) gives dx[rows, C] = dz · w and dw[V, C] = dzᵀ · x, both
-/// overwritten. dz is recomputed and consumed a chunk of rows at a time.
-void lmHeadLossBackward(const float *x, const float *w, const int32_t *targets,
-                        const float *dloss, float *dx, float *dw, int64_t rows,
-                        int64_t C, int64_t V, float cap, int32_t ignoreIndex);
-
-/// lmHeadLoss on bfloat16 inputs (`gptc compile --precision=bf16`): the
-/// logits' products take x and w rounded to bfloat16 (ties to even) and sum
-/// in float, as linearBf16's; the soft-cap and the loss stay float (sums in
-/// double).
-void lmHeadLossBf16(const float *x, const float *w, const int32_t *targets,
-                    float *loss, int64_t rows, int64_t C, int64_t V, float cap,
-                    int32_t ignoreIndex);
-
-/// lmHeadLossBackward on bfloat16 inputs, as lmHeadLossBf16: the logits are
-/// recomputed from x and w rounded to bfloat16, and dx = dz · w and
-/// dw = dzᵀ · x take dz, w and x rounded to bfloat16, with float sums; dx
-/// and dw float (overwritten).
-void lmHeadLossBackwardBf16(const float *x, const float *w,
-                            const int32_t *targets, const float *dloss,
-                            float *dx, float *dw, int64_t rows, int64_t C,
-                            int64_t V, float cap, int32_t ignoreIndex);
+// The kernels, declared from their one list (backends/Kernels.def, which
+// says what each computes).
+#include "backends/KernelDeclarations.inc"
 
 } // namespace gptc::cpu
 

@@ -8,7 +8,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "backends/cpu/DecodeKernels.h"
 #include "backends/cpu/Kernels.h"
 
 #include <algorithm>

@@ -4,7 +4,6 @@
 #define GPTC_BACKENDS_CPU_RUNTIME_H
 
 #include "backends/common/Program.h"
-#include "backends/cpu/DecodeKernels.h"
 #include "backends/cpu/Kernels.h"
 
 #endif // GPTC_BACKENDS_CPU_RUNTIME_H

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <fmt/core.h>
+
 using namespace gptc;
 using namespace gptc::host;
 
@@ -76,8 +78,7 @@ std::string generateTask(const std::string &task, Rng &rng, int64_t minBytes,
       starts->push_back(int64_t(out.size()));
     if (task == "add") {
       int64_t a = randomOperand(rng), b = randomOperand(rng);
-      out += std::to_string(a) + '+' + std::to_string(b) + '=' +
-             std::to_string(a + b);
+      out += fmt::format("{}+{}={}", a, b, a + b);
     } else {
       std::string word(3 + rng.below(6), ' ');
       for (char &c : word)

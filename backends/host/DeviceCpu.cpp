@@ -16,6 +16,8 @@
 #include <cstring>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include <dnnl.h>
 
 using namespace gptc;
@@ -37,11 +39,10 @@ void sgemm(char transA, char transB, int64_t m, int64_t n, int64_t k,
   dnnl_status_t status =
       dnnl_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (status != dnnl_success) {
-    std::fprintf(stderr,
-                 "gptc optimizer: dnnl_sgemm(m=%lld, n=%lld, k=%lld) failed "
-                 "with status %d\n",
-                 static_cast<long long>(m), static_cast<long long>(n),
-                 static_cast<long long>(k), static_cast<int>(status));
+    fmt::print(stderr,
+               "gptc optimizer: dnnl_sgemm(m={}, n={}, k={}) failed with "
+               "status {}\n",
+               m, n, k, static_cast<int>(status));
     std::abort();
   }
 }
@@ -112,8 +113,7 @@ DeviceBuffer gptc::host::allocateDevice(size_t bytes, const char *what) {
   void *pointer =
       std::aligned_alloc(kAlignment, rounded ? rounded : kAlignment);
   if (!pointer) {
-    std::fprintf(stderr, "error: cannot allocate %zu bytes for %s\n", bytes,
-                 what);
+    fmt::print(stderr, "error: cannot allocate {} bytes for {}\n", bytes, what);
     std::exit(1);
   }
   std::memset(pointer, 0, rounded);

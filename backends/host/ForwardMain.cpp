@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <fmt/core.h>
+
 using namespace gptc;
 using namespace gptc::host;
 
@@ -73,8 +75,8 @@ int main(int argc, char **argv) {
     double seconds = stopwatch.seconds();
     fastest = run == 0 ? seconds : std::min(fastest, seconds);
   }
-  std::printf("loss %.7f  (%zu tokens in %.2f ms, %.0f tokens/s)\n", loss,
-              tokens.size(), fastest * 1e3, tokens.size() / fastest);
+  fmt::print("loss {:.7f}  ({} tokens in {:.2f} ms, {:.0f} tokens/s)\n", loss,
+             tokens.size(), fastest * 1e3, tokens.size() / fastest);
 
   if (args->has("out")) {
     std::vector<float> logits(logitsInfo.numel()); // [B, T, V]

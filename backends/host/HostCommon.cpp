@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <fmt/core.h>
+
 using namespace gptc;
 using namespace gptc::host;
 
@@ -22,13 +24,14 @@ Expected<Args> Args::parse(int argc, char **argv, const std::string &usage,
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
-      std::printf("%s\n\noptions:\n", usage.c_str());
+      fmt::print("{}\n\noptions:\n", usage);
       for (const Flag &flag : flags) {
         std::string left = "--" + flag.name + (flag.takesValue ? " <v>" : "");
-        std::printf("  %-24s %s%s\n", left.c_str(), flag.help.c_str(),
-                    flag.defaultValue.empty()
-                        ? ""
-                        : (" (default " + flag.defaultValue + ")").c_str());
+        std::string defaultValue =
+            flag.defaultValue.empty()
+                ? ""
+                : fmt::format(" (default {})", flag.defaultValue);
+        fmt::print("  {:<24} {}{}\n", left, flag.help, defaultValue);
       }
       std::exit(0);
     }
@@ -114,8 +117,7 @@ AlignedBuffer gptc::host::allocateBuffer(int64_t bytes) {
   size_t rounded = (size_t(bytes) + 63) / 64 * 64;
   void *p = std::aligned_alloc(64, rounded ? rounded : 64);
   if (!p) {
-    std::fprintf(stderr, "error: cannot allocate %lld bytes\n",
-                 (long long)bytes);
+    fmt::print(stderr, "error: cannot allocate {} bytes\n", bytes);
     std::exit(1);
   }
   std::memset(p, 0, rounded);
@@ -220,7 +222,7 @@ Expected<std::vector<int32_t>> gptc::host::byteTokens(const std::string &bytes,
 }
 
 int gptc::host::fail(const char *program, const Status &status) {
-  std::fprintf(stderr, "%s: error: %s\n", program, status.message().c_str());
+  fmt::print(stderr, "{}: error: {}\n", program, status.message());
   return 1;
 }
 

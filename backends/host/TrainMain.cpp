@@ -29,6 +29,8 @@
 #include <cstring>
 #include <optional>
 
+#include <fmt/core.h>
+
 #include <omp.h>
 
 using namespace gptc;
@@ -370,7 +372,7 @@ Status Trainer::save(int64_t step) {
       !status.ok())
     return status;
   setLastCheckpoint(path, step);
-  std::printf("saved %s (step %lld)\n", path.c_str(), (long long)step);
+  fmt::print("saved {} (step {})\n", path, step);
   std::fflush(stdout);
   return Status::success();
 }
@@ -402,7 +404,7 @@ Status Trainer::run(int64_t startStep) {
       report.elapsedSeconds = secondsSince(runStart);
       report.etaSeconds = report.elapsedSeconds / double(done - startStep) *
                           double(options.steps - done);
-      std::printf("%s\n", formatStepLine(report).c_str());
+      fmt::print("{}\n", formatStepLine(report));
       std::fflush(stdout);
       if (Status status = metrics.append(stepRecord(report)); !status.ok())
         return status;
@@ -412,7 +414,7 @@ Status Trainer::run(int64_t startStep) {
     const bool evalDue = done % options.evalEvery == 0 || last;
     if (evalDue) {
       EvalReport report = evaluate(done);
-      std::printf("%s\n", formatEvalLine(report).c_str());
+      fmt::print("{}\n", formatEvalLine(report));
       std::fflush(stdout);
       if (Status status = metrics.append(evalRecord(report)); !status.ok())
         return status;
@@ -425,10 +427,8 @@ Status Trainer::run(int64_t startStep) {
       if (Status status = save(done); !status.ok())
         return status;
     if (stop) {
-      std::printf("stopped after step %lld of %lld; continue with --resume "
-                  "%s\n",
-                  (long long)done, (long long)options.steps,
-                  options.out.c_str());
+      fmt::print("stopped after step {} of {}; continue with --resume {}\n",
+                 done, options.steps, options.out);
       break;
     }
   }
@@ -454,14 +454,12 @@ Status gptc::host::runTraining(int argc, char **argv) {
   if (!model.ok())
     return model.status();
   const std::vector<Flag> flags = makeFlags(*model);
-  const std::string usage =
-      std::string("usage: ") + argv[0] +
-      " --data PATH|task:add|task:copy [options]\n\nTrains the model\n  " +
-      program.config +
-      "\ncompiled for batches of B = " + std::to_string(model->B) +
-      " sequences of T = " + std::to_string(model->T) +
-      " tokens, and writes checkpoint.safetensors,\nmodel.safetensors and "
-      "metrics.jsonl into --out.";
+  const std::string usage = fmt::format(
+      "usage: {} --data PATH|task:add|task:copy [options]\n\nTrains the "
+      "model\n  {}\ncompiled for batches of B = {} sequences of T = {} "
+      "tokens, and writes checkpoint.safetensors,\nmodel.safetensors and "
+      "metrics.jsonl into --out.",
+      argv[0], program.config, model->B, model->T);
   Expected<Args> args = Args::parse(argc, argv, usage, flags);
   if (!args.ok())
     return args.status();
@@ -550,23 +548,20 @@ Status gptc::host::runTraining(int argc, char **argv) {
   int64_t numParams = 0;
   for (size_t i = 0; i < program.numParams; ++i)
     numParams += program.params[i].numel();
-  std::printf("model %s: %s parameters, compiled for B = %lld, T = %lld\n",
-              program.config, formatThousands(numParams).c_str(),
-              (long long)model->B, (long long)model->T);
-  std::printf("data %s: %s training and %s held-out tokens\n",
-              options->data.c_str(),
-              formatThousands(int64_t(data->train.size())).c_str(),
-              formatThousands(int64_t(data->val.size())).c_str());
+  fmt::print("model {}: {} parameters, compiled for B = {}, T = {}\n",
+             program.config, formatThousands(numParams), model->B, model->T);
+  fmt::print("data {}: {} training and {} held-out tokens\n", options->data,
+             formatThousands(int64_t(data->train.size())),
+             formatThousands(int64_t(data->val.size())));
   int64_t microBatches = options->batch / model->B;
-  std::printf("%lld steps of %lld sequences (%lld micro-batch%s), %s tokens "
-              "per step\noptimizer %s\ndevice %s\n",
-              (long long)options->steps, (long long)options->batch,
-              (long long)microBatches, microBatches == 1 ? "" : "es",
-              formatThousands(options->batch * model->T).c_str(),
-              optimizer->describe().c_str(), deviceDescription().c_str());
+  fmt::print("{} steps of {} sequences ({} micro-batch{}), {} tokens per "
+             "step\noptimizer {}\ndevice {}\n",
+             options->steps, options->batch, microBatches,
+             microBatches == 1 ? "" : "es",
+             formatThousands(options->batch * model->T), optimizer->describe(),
+             deviceDescription());
   if (resumed)
-    std::printf("resuming %s at step %lld\n", resumePath.c_str(),
-                (long long)resumed->step);
+    fmt::print("resuming {} at step {}\n", resumePath, resumed->step);
   std::fflush(stdout);
 
   Rng rng = resumed ? Rng(resumed->rngState)

@@ -1,7 +1,10 @@
 //===- Verify.cpp - `gptc verify <bundle>` --------------------------------===//
 //
-// Compiles a reference bundle's model for the CPU, runs the program on the
-// bundle's batch and compares logits and loss with the float64 reference.
+// Compiles a reference bundle's model for the --target, runs the programs on
+// the bundle's batch and prompt and compares with the float64 reference:
+// logits and loss, the training step's loss and gradients under every
+// recompute policy, and the greedy decode through the KV cache (its step
+// logits, its tokens, and chunked prefill against one token at a time).
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,6 +57,43 @@ struct Check {
   double error;
   double tolerance;
   bool ok() const { return error <= tolerance; } // NaN fails
+};
+
+/// Prints each check's line and remembers whether all passed.
+class Report {
+public:
+  void add(const Check &check) {
+    llvm::outs() << llvm::format("  %-32s max |diff| = %.3e  (tolerance "
+                                 "%.1e)  %s\n",
+                                 check.name.c_str(), check.error,
+                                 check.tolerance, check.ok() ? "ok" : "FAIL");
+    allOk &= check.ok();
+  }
+  /// A check without a tolerance, printed by the caller.
+  void add(bool ok) { allOk &= ok; }
+  bool ok() const { return allOk; }
+
+private:
+  bool allOk = true;
+};
+
+/// The float64 reference of a bundle's batch.
+struct Reference {
+  SafetensorsFile file;
+  int64_t B = 0, T = 0;
+  std::vector<int64_t> logitsShape; // [B, T, V]
+  std::vector<double> logits;       // [B, T, V]
+  double loss = 0;
+  bool hasGradients = false;
+};
+
+/// How far each result may be from the reference.
+struct Tolerances {
+  /// Whether attention multiplies in bf16, which the tolerances allow for.
+  bool bf16Attention = false;
+  double logits = 0, loss = 0, grads = 0;
+  double decode = 0; // decoding attends in fp32 on every target
+  double policy = 0; // one recompute policy's gradients against another's
 };
 
 } // namespace
@@ -124,9 +164,9 @@ static Expected<SafetensorsFile> runProgram(const Bundle &bundle,
 
 /// The worst gradient error over all parameters, relative to the largest
 /// reference gradient of each tensor; `worstName` names that tensor.
-static llvm::Expected<double> gradientError(const SafetensorsFile &result,
-                                            const SafetensorsFile &reference,
-                                            std::string &worstName) {
+static Expected<double> gradientError(const SafetensorsFile &result,
+                                      const SafetensorsFile &reference,
+                                      std::string &worstName) {
   double worst = 0;
   for (const gptc::TensorInfo &ref : reference.getTensors()) {
     StringRef name = ref.name;
@@ -138,8 +178,7 @@ static llvm::Expected<double> gradientError(const SafetensorsFile &result,
          {result.readF32(("grad." + name).str(), ref.shape, got.data()),
           reference.readF64(ref.name, ref.shape, want.data())})
       if (!s.ok())
-        return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                       s.message());
+        return s;
     double scale = 0;
     for (double w : want)
       scale = std::max(scale, std::fabs(w));
@@ -154,223 +193,343 @@ static llvm::Expected<double> gradientError(const SafetensorsFile &result,
   return worst;
 }
 
-int gptc::runVerify(const char *argv0) {
+/// Opens the bundle in `dir`: golden.json, whose model gptc must be able to
+/// build (a model it cannot is refused once, naming the field).
+static Expected<Bundle> openBundle(const std::string &dir) {
   Bundle bundle;
-  bundle.dir = options::input;
-  std::string jsonPath = bundle.dir + "/golden.json";
-  llvm::Expected<llvm::json::Object> golden = readJsonObject(jsonPath);
-  if (!golden) {
-    llvm::errs() << llvm::toString(golden.takeError()) << "\n";
-    return 1;
-  }
+  bundle.dir = dir;
+  llvm::Expected<llvm::json::Object> golden =
+      readJsonObject(dir + "/golden.json");
+  if (!golden)
+    return Status::error("{}", llvm::toString(golden.takeError()));
   bundle.golden = std::move(*golden);
-  // A model gptc cannot build is refused once, naming the field.
-  if (llvm::Expected<GPTConfig> config = loadModelConfig(bundle.dir); !config) {
-    llvm::errs() << llvm::toString(config.takeError()) << "\n";
-    return 1;
-  }
+  if (llvm::Expected<GPTConfig> config = loadModelConfig(dir); !config)
+    return Status::error("{}", llvm::toString(config.takeError()));
+  return bundle;
+}
 
-  // The batch decides the compiled [B, T].
-  Expected<SafetensorsFile> reference =
-      SafetensorsFile::open(bundle.goldenPath());
-  if (!reference.ok())
-    return verifyError(reference.status().message());
-  const gptc::TensorInfo *tokens = reference->find("tokens");
-  const gptc::TensorInfo *refLogitsInfo = reference->find("logits_f64");
-  if (!tokens || tokens->shape.size() != 2 || !refLogitsInfo)
-    return verifyError(bundle.goldenPath() +
-                       ": expected tensors 'tokens' [B, T] and 'logits_f64'");
-  int64_t B = tokens->shape[0], T = tokens->shape[1];
-  bool hasGradients = llvm::any_of(reference->getTensors(), [](auto &t) {
-    return StringRef(t.name).starts_with("grad_f64.");
-  });
+/// The bundle's batch [B, T] (which decides the compiled shape), its
+/// reference logits and loss, and whether it has gradients.
+static Expected<Reference> readReference(const Bundle &bundle) {
+  Expected<SafetensorsFile> file = SafetensorsFile::open(bundle.goldenPath());
+  if (!file.ok())
+    return file.status();
+  Reference reference{std::move(*file)};
+  const gptc::TensorInfo *tokens = reference.file.find("tokens");
+  const gptc::TensorInfo *logits = reference.file.find("logits_f64");
+  if (!tokens || tokens->shape.size() != 2 || !logits)
+    return Status::error("{}: expected tensors 'tokens' [B, T] and "
+                         "'logits_f64'",
+                         bundle.goldenPath());
+  reference.B = tokens->shape[0];
+  reference.T = tokens->shape[1];
+  reference.logitsShape = logits->shape;
+  reference.hasGradients =
+      llvm::any_of(reference.file.getTensors(), [](auto &t) {
+        return StringRef(t.name).starts_with("grad_f64.");
+      });
+  reference.logits.resize(logits->numel);
+  for (const Status &s :
+       {reference.file.readF64("logits_f64", logits->shape,
+                               reference.logits.data()),
+        reference.file.readF64("loss_f64", {}, &reference.loss)})
+    if (!s.ok())
+      return s;
+  return reference;
+}
 
-  // Work in --work-dir or a fresh temporary folder.
-  SmallString<128> work(options::workDir);
-  if (work.empty()) {
-    if (std::error_code ec =
-            llvm::sys::fs::createUniqueDirectory("gptc-verify", work))
-      return verifyError("cannot create a temporary folder: " + ec.message());
-  } else if (std::error_code ec = llvm::sys::fs::create_directories(work)) {
-    return verifyError("cannot create '" + work + "': " + ec.message());
-  }
+/// The tolerances of the bundle's checks on --target, the command line's
+/// where given.
+static Tolerances tolerancesFor(const Bundle &bundle) {
+  Tolerances tol;
+  // The CUDA backend's attention multiplies on bf16 tensor cores (8
+  // significant bits, as FlashAttention and cuDNN do): its results are held
+  // to bf16 tolerances, not the bundle's float32 ones, unless told otherwise.
+  tol.bf16Attention = options::target != "cpu";
+  auto pick = [&](double given, StringRef key, double fallback, double bf16) {
+    if (given > 0)
+      return given;
+    return tol.bf16Attention ? bf16 : bundle.tolerance(key, fallback);
+  };
+  tol.logits =
+      pick(options::logitsTolerance, "vs_f64_reference_logits_abs", 1e-4, 5e-2);
+  tol.loss = pick(options::lossTolerance, "loss_f32_abs", 1e-5, 2e-3);
+  tol.grads = pick(options::gradsTolerance, "grads_f32_rel_to_max", 1e-4, 2e-2);
+  // Decoding attends in fp32 on every target: the bundle's tolerance.
+  tol.decode = options::logitsTolerance > 0
+                   ? double(options::logitsTolerance)
+                   : bundle.tolerance("vs_f64_reference_logits_abs", 1e-4);
+  // The CPU kernels are deterministic; CUDA's attention backward sums dq with
+  // atomics, in an order that varies from run to run.
+  tol.policy = options::target == "cpu" ? 1e-6 : 1e-5;
+  return tol;
+}
 
-  // Every recompute policy must give the same gradients; auto gets a budget
-  // between the full and minimal plans, so that it mixes the two.
-  // --target, --attention and --precision come from the command line.
+/// The recompute policies to train under: minimal alone without gradients;
+/// otherwise none, minimal, full and auto, which gets a budget between the
+/// full and minimal plans, so that it mixes the two. --target, --attention
+/// and --precision come from the command line.
+static Expected<std::vector<PipelineOptions>>
+recomputePolicies(const Bundle &bundle, const Reference &reference) {
   auto withPolicy = [](StringRef recompute, int64_t budget) {
     PipelineOptions policy = pipelineOptions(0);
     policy.recompute = recompute.str();
     policy.memoryBudget = budget;
     return policy;
   };
-  std::vector<PipelineOptions> policies = {withPolicy("minimal", 0)};
-  if (hasGradients) {
-    policies = {withPolicy("none", 0), withPolicy("minimal", 0),
-                withPolicy("full", 0)};
-    llvm::Expected<int64_t> minimal =
-        compileBundle(bundle, Mode::Train, GraphShape{B, T}, policies[1], "",
-                      "", /*arenaOnly=*/true);
-    llvm::Expected<int64_t> full =
-        compileBundle(bundle, Mode::Train, GraphShape{B, T}, policies[2], "",
-                      "", /*arenaOnly=*/true);
-    if (!minimal || !full)
-      return verifyError(
-          llvm::toString(minimal ? full.takeError() : minimal.takeError()));
-    policies.push_back(withPolicy("auto", (*minimal + *full) / 2));
-  }
+  if (!reference.hasGradients)
+    return std::vector<PipelineOptions>{withPolicy("minimal", 0)};
+  std::vector<PipelineOptions> policies = {
+      withPolicy("none", 0), withPolicy("minimal", 0), withPolicy("full", 0)};
+  GraphShape shape{reference.B, reference.T};
+  llvm::Expected<int64_t> minimal = compileBundle(
+      bundle, Mode::Train, shape, policies[1], "", "", /*arenaOnly=*/true);
+  llvm::Expected<int64_t> full = compileBundle(
+      bundle, Mode::Train, shape, policies[2], "", "", /*arenaOnly=*/true);
+  if (!minimal || !full)
+    return Status::error(
+        "{}", llvm::toString(minimal ? full.takeError() : minimal.takeError()));
+  policies.push_back(withPolicy("auto", (*minimal + *full) / 2));
+  return policies;
+}
 
-  // The CUDA backend's attention multiplies on bf16 tensor cores (8
-  // significant bits, as FlashAttention and cuDNN do): its results are held
-  // to bf16 tolerances, not the bundle's float32 ones, unless told otherwise.
-  bool bf16Attention = options::target != "cpu";
-  auto pick = [&](double given, StringRef key, double fallback, double bf16) {
-    if (given > 0)
-      return given;
-    return bf16Attention ? bf16 : bundle.tolerance(key, fallback);
-  };
-  double logitsTol =
-      pick(options::logitsTolerance, "vs_f64_reference_logits_abs", 1e-4, 5e-2);
-  double lossTol = pick(options::lossTolerance, "loss_f32_abs", 1e-5, 2e-3);
-  double gradTol =
-      pick(options::gradsTolerance, "grads_f32_rel_to_max", 1e-4, 2e-2);
-  // Decoding attends in fp32 on every target: the bundle's tolerance.
-  double decodeTol =
-      options::logitsTolerance > 0
-          ? double(options::logitsTolerance)
-          : bundle.tolerance("vs_f64_reference_logits_abs", 1e-4);
-  // The CPU kernels are deterministic; CUDA's attention backward sums dq with
-  // atomics, in an order that varies from run to run.
-  double policyTol = options::target == "cpu" ? 1e-6 : 1e-5;
-  std::vector<double> refLogits(refLogitsInfo->numel), refLoss(1);
-  for (const Status &s : {reference->readF64("logits_f64", refLogitsInfo->shape,
-                                             refLogits.data()),
-                          reference->readF64("loss_f64", {}, refLoss.data())})
+/// The forward pass of a gradcheck `result`: its logits and loss against the
+/// reference.
+static Status checkLogitsAndLoss(const SafetensorsFile &result,
+                                 const Reference &reference,
+                                 const Tolerances &tol, Report &report) {
+  std::vector<float> logits(reference.logits.size()), loss(1);
+  for (const Status &s :
+       {result.readF32("logits", reference.logitsShape, logits.data()),
+        result.readF32("loss", {}, loss.data())})
     if (!s.ok())
-      return verifyError(s.message());
+      return s;
+  report.add({"logits", maxAbsDiff(logits, reference.logits), tol.logits});
+  report.add({"loss", maxAbsDiff(loss, {reference.loss}), tol.loss});
+  llvm::outs() << llvm::format("  loss %.7f (reference %.7f)\n", loss[0],
+                               reference.loss);
+  return Status::success();
+}
 
-  llvm::outs() << "verify " << bundle.dir << "  [B=" << B << ", T=" << T
-               << "] against the float64 reference"
-               << (bf16Attention ? " (bf16 attention tolerances)" : "") << "\n";
-  bool allOk = true;
-  auto report = [&](const Check &check) {
-    llvm::outs() << llvm::format("  %-32s max |diff| = %.3e  (tolerance "
-                                 "%.1e)  %s\n",
-                                 check.name.c_str(), check.error,
-                                 check.tolerance, check.ok() ? "ok" : "FAIL");
-    allOk &= check.ok();
-  };
-  std::optional<SafetensorsFile> firstPolicy; // the first policy's results
-  for (const PipelineOptions &policy : policies) {
+/// The training step of a gradcheck `result` under the policy `label`: its
+/// loss and, when the bundle has them, its gradients against the
+/// reference.
+static Status checkTrainingStep(const SafetensorsFile &result,
+                                const Reference &reference,
+                                const std::string &label, const Tolerances &tol,
+                                Report &report) {
+  std::vector<float> stepLoss(1);
+  if (Status s = result.readF32("step_loss", {}, stepLoss.data()); !s.ok())
+    return s;
+  report.add({"training-step loss, " + label,
+              maxAbsDiff(stepLoss, {reference.loss}), tol.loss});
+  if (!reference.hasGradients)
+    return Status::success();
+  std::string worstName;
+  Expected<double> gradError = gradientError(result, reference.file, worstName);
+  if (!gradError.ok())
+    return gradError.status();
+  report.add({"gradients, " + label, *gradError, tol.grads});
+  llvm::outs() << "    (worst: " << worstName << ", relative to its "
+               << "largest gradient)\n";
+  return Status::success();
+}
+
+/// Recomputing must not change the gradients: those of `result` (policy
+/// `label`) against those of `first` (policy `firstLabel`), relative to each
+/// tensor's largest gradient.
+static Status checkPolicyAgreement(const SafetensorsFile &first,
+                                   const SafetensorsFile &result,
+                                   const std::string &label,
+                                   const std::string &firstLabel,
+                                   const Tolerances &tol, Report &report) {
+  double worst = 0;
+  for (const gptc::TensorInfo &grad : first.getTensors()) {
+    if (!StringRef(grad.name).starts_with("grad."))
+      continue;
+    std::vector<float> want(grad.numel), got(grad.numel);
+    for (const Status &s : {first.readF32(grad.name, grad.shape, want.data()),
+                            result.readF32(grad.name, grad.shape, got.data())})
+      if (!s.ok())
+        return s;
+    double scale = 0;
+    for (float g : want)
+      scale = std::max(scale, double(std::fabs(g)));
+    std::vector<double> wantWide(want.begin(), want.end());
+    worst =
+        std::max(worst, maxAbsDiff(got, wantWide) / (scale > 0 ? scale : 1.0));
+  }
+  report.add({"gradients, " + label + " vs " + firstLabel, worst, tol.policy});
+  return Status::success();
+}
+
+/// Compiles and runs the gradcheck program under each recompute policy in
+/// `work`: the forward pass (with the first policy), then each policy's
+/// training step, and each policy's gradients against the first's.
+static Status verifyTraining(const Bundle &bundle, const Reference &reference,
+                             StringRef work, const Tolerances &tol,
+                             Report &report) {
+  Expected<std::vector<PipelineOptions>> policies =
+      recomputePolicies(bundle, reference);
+  if (!policies.ok())
+    return policies.status();
+  std::optional<SafetensorsFile> first; // the first policy's results
+  for (const PipelineOptions &policy : *policies) {
     std::string exe = (work + "/gradcheck-" + policy.recompute).str();
-    if (llvm::Expected<int64_t> built =
-            compileBundle(bundle, Mode::Train, GraphShape{B, T}, policy, exe,
-                          "gradcheck", /*arenaOnly=*/false);
+    if (llvm::Expected<int64_t> built = compileBundle(
+            bundle, Mode::Train, GraphShape{reference.B, reference.T}, policy,
+            exe, "gradcheck", /*arenaOnly=*/false);
         !built)
-      return verifyError(llvm::toString(built.takeError()));
+      return Status::error("{}", llvm::toString(built.takeError()));
     Expected<SafetensorsFile> result = runProgram(bundle, exe);
     if (!result.ok())
-      return verifyError(result.status().message());
-    std::vector<float> logits(refLogitsInfo->numel), loss(1), stepLoss(1);
-    for (const Status &s :
-         {result->readF32("logits", refLogitsInfo->shape, logits.data()),
-          result->readF32("loss", {}, loss.data()),
-          result->readF32("step_loss", {}, stepLoss.data())})
-      if (!s.ok())
-        return verifyError(s.message());
-    if (&policy == &policies.front()) {
-      report({"logits", maxAbsDiff(logits, refLogits), logitsTol});
-      report({"loss", maxAbsDiff(loss, refLoss), lossTol});
-      llvm::outs() << llvm::format("  loss %.7f (reference %.7f)\n", loss[0],
-                                   refLoss[0]);
-    }
+      return result.status();
+    const bool isFirst = &policy == &policies->front();
+    if (isFirst)
+      if (Status s = checkLogitsAndLoss(*result, reference, tol, report);
+          !s.ok())
+        return s;
     std::string label = "recompute=" + policy.recompute;
-    report({"training-step loss, " + label, maxAbsDiff(stepLoss, refLoss),
-            lossTol});
-    if (!hasGradients)
+    if (Status s = checkTrainingStep(*result, reference, label, tol, report);
+        !s.ok())
+      return s;
+    if (!reference.hasGradients)
       continue;
-    std::string worstName;
-    llvm::Expected<double> gradError =
-        gradientError(*result, *reference, worstName);
-    if (!gradError)
-      return verifyError(llvm::toString(gradError.takeError()));
-    report({"gradients, " + label, *gradError, gradTol});
-    llvm::outs() << "    (worst: " << worstName << ", relative to its "
-                 << "largest gradient)\n";
-    // Recomputing must not change the gradients: each policy against the
-    // first, relative to each tensor's largest gradient.
-    if (&policy == &policies.front()) {
-      firstPolicy = std::move(*result);
+    if (isFirst) {
+      first = std::move(*result);
       continue;
     }
-    double worst = 0;
-    for (const gptc::TensorInfo &grad : firstPolicy->getTensors()) {
-      if (!StringRef(grad.name).starts_with("grad."))
-        continue;
-      std::vector<float> first(grad.numel), got(grad.numel);
-      for (const Status &s :
-           {firstPolicy->readF32(grad.name, grad.shape, first.data()),
-            result->readF32(grad.name, grad.shape, got.data())})
-        if (!s.ok())
-          return verifyError(s.message());
-      double scale = 0;
-      for (float g : first)
-        scale = std::max(scale, double(std::fabs(g)));
-      std::vector<double> firstWide(first.begin(), first.end());
-      worst = std::max(worst,
-                       maxAbsDiff(got, firstWide) / (scale > 0 ? scale : 1.0));
-    }
-    report({"gradients, " + label + " vs " + policies.front().recompute, worst,
-            policyTol});
+    if (Status s = checkPolicyAgreement(
+            *first, *result, label, policies->front().recompute, tol, report);
+        !s.ok())
+      return s;
   }
-  if (!hasGradients)
+  if (!reference.hasGradients)
     llvm::outs() << "  (the bundle has no gradients to check)\n";
+  return Status::success();
+}
 
-  // Greedy decode through the KV cache: prefill the prompt in two chunks,
-  // then one token per step.
-  if (const gptc::TensorInfo *prompt = reference->find("decode.prompt")) {
-    int64_t promptLen = prompt->numel;
-    GraphShape shape{1, 0, /*rows=*/1,
-                     /*prefillChunk=*/std::max<int64_t>(1, promptLen / 2)};
-    std::string exe = (work + "/decodecheck").str();
-    PipelineOptions decodeOptions = pipelineOptions(bundle.sequenceLen());
-    if (llvm::Expected<int64_t> built =
-            compileBundle(bundle, Mode::Decode, shape, decodeOptions, exe,
-                          "decodecheck", /*arenaOnly=*/false);
-        !built)
-      return verifyError(llvm::toString(built.takeError()));
-    Expected<SafetensorsFile> result = runProgram(bundle, exe);
-    if (!result.ok())
-      return verifyError(result.status().message());
-    const gptc::TensorInfo *refSteps =
-        reference->find("decode.step_logits_f64");
-    std::vector<int64_t> refTokens, gotTokens, tokenShape;
-    if (!refSteps)
-      return verifyError(bundle.goldenPath() +
-                         ": no 'decode.step_logits_f64' to compare with");
-    std::vector<float> steps(refSteps->numel), chunkedDiff(1);
-    std::vector<double> refStepLogits(refSteps->numel);
-    for (const Status &s :
-         {result->readF32("step_logits", refSteps->shape, steps.data()),
-          result->readF32("chunked_prefill_diff", {}, chunkedDiff.data()),
-          result->readI64("tokens", gotTokens, tokenShape),
-          reference->readI64("decode.tokens", refTokens, tokenShape),
-          reference->readF64("decode.step_logits_f64", refSteps->shape,
-                             refStepLogits.data())})
-      if (!s.ok())
-        return verifyError(s.message());
-    report({"decode step logits (KV cache)", maxAbsDiff(steps, refStepLogits),
-            decodeTol});
-    report({"chunked prefill vs one token at a time", double(chunkedDiff[0]),
-            decodeTol});
-    bool same = gotTokens == refTokens;
-    llvm::outs() << "  greedy tokens: " << gotTokens.size() << " generated, "
-                 << (same ? "equal to the reference  ok" : "DIFFERENT  FAIL")
-                 << "\n";
-    allOk &= same;
+/// The decode check's step logits against the reference's.
+static Status checkDecodeSteps(const SafetensorsFile &result,
+                               const Bundle &bundle, const Reference &reference,
+                               const Tolerances &tol, Report &report) {
+  const gptc::TensorInfo *refSteps =
+      reference.file.find("decode.step_logits_f64");
+  if (!refSteps)
+    return Status::error("{}: no 'decode.step_logits_f64' to compare with",
+                         bundle.goldenPath());
+  std::vector<float> steps(refSteps->numel);
+  std::vector<double> refStepLogits(refSteps->numel);
+  for (const Status &s :
+       {result.readF32("step_logits", refSteps->shape, steps.data()),
+        reference.file.readF64("decode.step_logits_f64", refSteps->shape,
+                               refStepLogits.data())})
+    if (!s.ok())
+      return s;
+  report.add({"decode step logits (KV cache)", maxAbsDiff(steps, refStepLogits),
+              tol.decode});
+  return Status::success();
+}
+
+/// The prompt's logits fed in prefill chunks against those of the same
+/// prompt fed one token at a time, as the decode check measured them.
+static Status checkChunkedPrefill(const SafetensorsFile &result,
+                                  const Tolerances &tol, Report &report) {
+  float chunkedDiff = 0;
+  if (Status s = result.readF32("chunked_prefill_diff", {}, &chunkedDiff);
+      !s.ok())
+    return s;
+  report.add({"chunked prefill vs one token at a time", double(chunkedDiff),
+              tol.decode});
+  return Status::success();
+}
+
+/// The decode check's greedy tokens, which must equal the reference's.
+static Status checkGreedyTokens(const SafetensorsFile &result,
+                                const Reference &reference, Report &report) {
+  std::vector<int64_t> refTokens, gotTokens, tokenShape;
+  for (const Status &s :
+       {result.readI64("tokens", gotTokens, tokenShape),
+        reference.file.readI64("decode.tokens", refTokens, tokenShape)})
+    if (!s.ok())
+      return s;
+  bool same = gotTokens == refTokens;
+  llvm::outs() << "  greedy tokens: " << gotTokens.size() << " generated, "
+               << (same ? "equal to the reference  ok" : "DIFFERENT  FAIL")
+               << "\n";
+  report.add(same);
+  return Status::success();
+}
+
+/// Greedy decode of the bundle's 'decode.prompt' through the KV cache, when
+/// it has one: compiles the decode check (one row, the prompt prefilled in
+/// two chunks, then one token per step) in `work`, runs it and checks its
+/// results.
+static Status verifyDecode(const Bundle &bundle, const Reference &reference,
+                           StringRef work, const Tolerances &tol,
+                           Report &report) {
+  const gptc::TensorInfo *prompt = reference.file.find("decode.prompt");
+  if (!prompt)
+    return Status::success();
+  GraphShape shape{1, 0, /*rows=*/1,
+                   /*prefillChunk=*/std::max<int64_t>(1, prompt->numel / 2)};
+  std::string exe = (work + "/decodecheck").str();
+  PipelineOptions decodeOptions = pipelineOptions(bundle.sequenceLen());
+  if (llvm::Expected<int64_t> built =
+          compileBundle(bundle, Mode::Decode, shape, decodeOptions, exe,
+                        "decodecheck", /*arenaOnly=*/false);
+      !built)
+    return Status::error("{}", llvm::toString(built.takeError()));
+  Expected<SafetensorsFile> result = runProgram(bundle, exe);
+  if (!result.ok())
+    return result.status();
+  if (Status s = checkDecodeSteps(*result, bundle, reference, tol, report);
+      !s.ok())
+    return s;
+  if (Status s = checkChunkedPrefill(*result, tol, report); !s.ok())
+    return s;
+  return checkGreedyTokens(*result, reference, report);
+}
+
+/// --work-dir, created if needed, or a fresh temporary folder.
+static Status makeWorkFolder(SmallString<128> &work) {
+  work = options::workDir;
+  if (work.empty()) {
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueDirectory("gptc-verify", work))
+      return Status::error("cannot create a temporary folder: {}",
+                           ec.message());
+  } else if (std::error_code ec = llvm::sys::fs::create_directories(work)) {
+    return Status::error("cannot create '{}': {}", work.str().str(),
+                         ec.message());
   }
-  llvm::outs() << (allOk ? "PASS\n" : "FAIL\n");
+  return Status::success();
+}
+
+int gptc::runVerify(const char *argv0) {
+  Expected<Bundle> bundle = openBundle(options::input);
+  if (!bundle.ok()) {
+    llvm::errs() << bundle.status().message() << "\n";
+    return 1;
+  }
+  Expected<Reference> reference = readReference(*bundle);
+  if (!reference.ok())
+    return verifyError(reference.status().message());
+  SmallString<128> work;
+  if (Status s = makeWorkFolder(work); !s.ok())
+    return verifyError(s.message());
+  Tolerances tol = tolerancesFor(*bundle);
+
+  llvm::outs() << "verify " << bundle->dir << "  [B=" << reference->B
+               << ", T=" << reference->T << "] against the float64 reference"
+               << (tol.bf16Attention ? " (bf16 attention tolerances)" : "")
+               << "\n";
+  Report report;
+  for (auto verify : {verifyTraining, verifyDecode})
+    if (Status s = verify(*bundle, *reference, work, tol, report); !s.ok())
+      return verifyError(s.message());
+  llvm::outs() << (report.ok() ? "PASS\n" : "FAIL\n");
   if (options::workDir.empty())
     llvm::sys::fs::remove_directories(work);
-  return allOk ? 0 : 1;
+  return report.ok() ? 0 : 1;
 }

@@ -242,37 +242,73 @@ func.func @cross_entropy_targets(%l: tensor<2x4x16xf32>, %t: tensor<2x5xi32>) {
 
 // -----
 
-// Tests that a kernel call names its kernel.
+// Tests that a kernel call names a kernel of the kernel table.
 func.func @kernel_name(%a: memref<4xf32>) {
-  // expected-error @+1 {{'gptc.kernel' op expects a kernel name}}
-  gptc.kernel "" outs(%a : memref<4xf32>) dims [4] scalars []
+  // expected-error @+1 {{'gptc.kernel' op names kernel 'scal', which is not in backends/Kernels.def}}
+  gptc.kernel "scal" outs(%a : memref<4xf32>) dims [4] scalars []
   return
 }
 
 // -----
 
-// Tests that a kernel call writes something.
+// Tests that a kernel call passes the kernel's output buffers.
 func.func @kernel_outputs(%a: memref<4xf32>) {
-  // expected-error @+1 {{'gptc.kernel' op expects at least one output buffer}}
+  // expected-error @+1 {{'gptc.kernel' op kernel 'scale' takes 1 output buffers, got 0}}
   "gptc.kernel"(%a) <{callee = "scale", dims = array<i64: 4>, operandSegmentSizes = array<i32: 1, 0>, scalars = []}> : (memref<4xf32>) -> ()
   return
 }
 
 // -----
 
-// Tests that scalar arguments are f32 or i32.
-func.func @kernel_scalars(%a: memref<4xf32>) {
-  // expected-error @+1 {{'gptc.kernel' op scalar arguments must be f32 or i32 attributes, got 1.000000e+00 : f64}}
-  gptc.kernel "scale" outs(%a : memref<4xf32>) dims [4] scalars [1.0 : f64]
+// Tests that a kernel call passes the kernel's input buffers.
+func.func @kernel_inputs(%a: memref<4xf32>) {
+  // expected-error @+1 {{'gptc.kernel' op kernel 'scale' takes 1 input buffers, got 0}}
+  gptc.kernel "scale" outs(%a : memref<4xf32>) dims [4] scalars [1.0 : f32]
+  return
+}
+
+// -----
+
+// Tests that buffers have the element types of the kernel's parameters.
+func.func @kernel_buffer_type(%a: memref<4xf32>, %b: memref<4xi32>) {
+  // expected-error @+1 {{'gptc.kernel' op kernel 'scale' takes output 'y' as float elements, got 'memref<4xi32>'}}
+  gptc.kernel "scale" ins(%a : memref<4xf32>) outs(%b : memref<4xi32>) dims [4] scalars [1.0 : f32]
+  return
+}
+
+// -----
+
+// Tests that a kernel call passes as many sizes as the kernel takes.
+func.func @kernel_dim_count(%a: memref<4xf32>, %b: memref<4xf32>) {
+  // expected-error @+1 {{'gptc.kernel' op kernel 'rmsNorm' takes 2 dims, got 1}}
+  gptc.kernel "rmsNorm" ins(%a : memref<4xf32>) outs(%b : memref<4xf32>) dims [4] scalars [1.0e-6 : f32]
   return
 }
 
 // -----
 
 // Tests that kernel sizes are non-negative.
-func.func @kernel_dims(%a: memref<4xf32>) {
-  // expected-error @+1 {{'gptc.kernel' op dims must be non-negative, got -4}}
-  gptc.kernel "scale" outs(%a : memref<4xf32>) dims [-4] scalars []
+func.func @kernel_dims(%a: memref<4xf32>, %b: memref<4xf32>) {
+  // expected-error @+1 {{'gptc.kernel' op dim 'n' must be non-negative, got -4}}
+  gptc.kernel "scale" ins(%a : memref<4xf32>) outs(%b : memref<4xf32>) dims [-4] scalars [1.0 : f32]
+  return
+}
+
+// -----
+
+// Tests that a kernel call passes as many scalars as the kernel takes.
+func.func @kernel_scalar_count(%a: memref<4xf32>, %b: memref<4xf32>) {
+  // expected-error @+1 {{'gptc.kernel' op kernel 'scale' takes 1 scalars, got 0}}
+  gptc.kernel "scale" ins(%a : memref<4xf32>) outs(%b : memref<4xf32>) dims [4] scalars []
+  return
+}
+
+// -----
+
+// Tests that scalar arguments have the types of the kernel's parameters.
+func.func @kernel_scalars(%a: memref<4xf32>, %b: memref<4xf32>) {
+  // expected-error @+1 {{'gptc.kernel' op kernel 'scale' takes scalar 'factor' as an f32 attribute, got 1 : i32}}
+  gptc.kernel "scale" ins(%a : memref<4xf32>) outs(%b : memref<4xf32>) dims [4] scalars [1 : i32]
   return
 }
 

@@ -44,10 +44,10 @@ func.func @block(%idx: tensor<2x4xi32>, %wte: tensor<16x8xf32>,
 
 // Tests that the kernel-level op round-trips, with and without inputs.
 // CHECK-LABEL: func.func @kernels
-func.func @kernels(%a: memref<32xf32>, %b: memref<32xf32>, %ids: memref<8xi32>) {
+func.func @kernels(%a: memref<32xf32>, %b: memref<32xf32>, %lengths: memref<8xi32>) {
   // CHECK: gptc.kernel "rmsNorm" ins(%{{.*}} : memref<32xf32>) outs(%{{.*}} : memref<32xf32>) dims [4, 8] scalars [1.1920929E-7 : f32]
   gptc.kernel "rmsNorm" ins(%a : memref<32xf32>) outs(%b : memref<32xf32>) dims [4, 8] scalars [1.1920929e-07 : f32]
-  // CHECK: gptc.kernel "fill" outs(%{{.*}} : memref<8xi32>) dims [8] scalars [-1 : i32]
-  gptc.kernel "fill" outs(%ids : memref<8xi32>) dims [8] scalars [-1 : i32]
+  // CHECK: gptc.kernel "kvAdvance" outs(%{{.*}} : memref<8xi32>) dims [8] scalars [1 : i32]
+  gptc.kernel "kvAdvance" outs(%lengths : memref<8xi32>) dims [8] scalars [1 : i32]
   return
 }

@@ -45,7 +45,10 @@ func.func @all_live(%in: memref<16xf32>, %out: memref<16xf32>) {
   %a = memref.alloc() : memref<16xf32>
   %b = memref.alloc() : memref<64xf32>
   %c = memref.alloc() : memref<16xf32>
-  gptc.kernel "k" ins(%in : memref<16xf32>) outs(%a, %b, %c : memref<16xf32>, memref<64xf32>, memref<16xf32>) dims [] scalars []
-  gptc.kernel "k" ins(%a, %b, %c : memref<16xf32>, memref<64xf32>, memref<16xf32>) outs(%out : memref<16xf32>) dims [] scalars []
+  gptc.kernel "fill" outs(%a : memref<16xf32>) dims [16] scalars [0.0 : f32]
+  gptc.kernel "fill" outs(%b : memref<64xf32>) dims [64] scalars [0.0 : f32]
+  gptc.kernel "fill" outs(%c : memref<16xf32>) dims [16] scalars [0.0 : f32]
+  gptc.kernel "add" ins(%a, %c : memref<16xf32>, memref<16xf32>) outs(%out : memref<16xf32>) dims [16] scalars []
+  gptc.kernel "add" ins(%b, %in : memref<64xf32>, memref<16xf32>) outs(%out : memref<16xf32>) dims [16] scalars []
   return
 }

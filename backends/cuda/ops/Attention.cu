@@ -16,31 +16,36 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <type_traits>
+#include <utility>
 
 namespace gptc::cuda {
 namespace {
+
+/// Calls body(std::integral_constant<int, D>()) for the head size D of
+/// kAttentionHeadDims at index I..., if one matches.
+template <typename Body, std::size_t... I>
+bool dispatchHeadSize(int64_t D, Body body, std::index_sequence<I...>) {
+  return (
+      (D == kAttentionHeadDims[I]
+           ? (body(std::integral_constant<int, kAttentionHeadDims[I]>()), true)
+           : false) ||
+      ...);
+}
 
 /// Calls body(std::integral_constant<int, D>()) for a supported head size;
 /// exits naming `op` otherwise.
 template <typename Body>
 void forHeadSize(int64_t D, const char *op, Body body) {
-  switch (D) {
-  case 16:
-    return body(std::integral_constant<int, 16>());
-  case 32:
-    return body(std::integral_constant<int, 32>());
-  case 64:
-    return body(std::integral_constant<int, 64>());
-  case 128:
-    return body(std::integral_constant<int, 128>());
-  default:
-    std::fprintf(stderr,
-                 "error: %s on CUDA supports head dims 16, 32, 64 and 128, "
-                 "got D=%lld\n",
-                 op, static_cast<long long>(D));
-    std::exit(1);
-  }
+  constexpr std::size_t kCount = std::size(kAttentionHeadDims);
+  if (dispatchHeadSize(D, body, std::make_index_sequence<kCount>()))
+    return;
+  std::fprintf(stderr, "error: %s on CUDA supports head dims", op);
+  for (int64_t supported : kAttentionHeadDims)
+    std::fprintf(stderr, " %lld", static_cast<long long>(supported));
+  std::fprintf(stderr, ", got D=%lld\n", static_cast<long long>(D));
+  std::exit(1);
 }
 
 } // namespace

@@ -27,10 +27,6 @@ namespace {
 /// SMs), so that a step with few (row, kv head) pairs still fills the GPU.
 constexpr int64_t kTargetBlocks = 2 * 132;
 
-/// The widest head attendSplitKernel supports: 32 lanes of kVectors = 2
-/// float4s.
-constexpr int64_t kMaxHeadDim = 256;
-
 template <typename Element>
 void appendEntries(const int32_t *lengths, // [R]
                    const float *entries,   // [R, T, Hkv, D]
@@ -61,11 +57,11 @@ void attendCached(const float *q,         // [R, T, H, D]
                   float *out,             // [R, T, H, D]
                   int64_t R, int64_t Cap, int64_t Hkv, int64_t D, int64_t T,
                   int64_t H, int32_t layer, float scale) {
-  if (D % 4 != 0 || D > kMaxHeadDim) {
+  if (!isDecodeHeadDimSupported(D)) {
     std::fprintf(stderr,
                  "error: cachedAttention on the GPU needs a head dim that is "
                  "a multiple of 4 and at most %lld, got %lld\n",
-                 (long long)kMaxHeadDim, (long long)D);
+                 (long long)kMaxDecodeHeadDim, (long long)D);
     std::exit(1);
   }
   const int64_t rowBlocks =

@@ -201,8 +201,8 @@ TEST(CudaAttentionDeathTest, RejectsUnsupportedHeadSize) {
   EXPECT_EXIT(causalAttention(q.data(), q.data(), q.data(), o.data(),
                               lse.data(), B, T, H, H, D, 1.0f),
               ::testing::ExitedWithCode(1),
-              "causalAttention on CUDA supports head dims 16, 32, 64 and "
-              "128, got D=48");
+              "causalAttention on CUDA supports head dims 16 32 64 128, got "
+              "D=48");
 }
 
 } // namespace

@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "backends/common/BFloat16.h"
-#include "backends/cpu/DecodeKernels.h"
+#include "backends/cpu/Kernels.h"
 #include "backends/cuda/Device.h"
 #include "backends/cuda/Ops.h"
 #include "tests/unit/cpu/Reference.h"

@@ -10,7 +10,11 @@
 #include "FakeDecodeProgram.h"
 #include "TestUtil.h"
 #include "backends/common/Safetensors.h"
+#include "backends/host/DecodeArgs.h"
+#include "backends/host/DecodeCheck.h"
 #include "backends/host/DecodeMain.h"
+#include "backends/host/DecodeOutput.h"
+#include "backends/host/Decoder.h"
 #include "backends/host/Sampler.h"
 
 #include <gtest/gtest.h>
@@ -106,6 +110,20 @@ std::vector<int32_t> countingTokens(int64_t count) {
   for (int64_t i = 0; i < count; ++i)
     tokens[i] = int32_t(i + 1);
   return tokens;
+}
+
+/// The fake model's logits [V] after tokens summing to `sum`.
+std::vector<float> fakeLogits(int64_t sum) {
+  std::vector<float> logits(fd::V);
+  for (int64_t v = 0; v < fd::V; ++v)
+    logits[v] = fd::logit(sum, v);
+  return logits;
+}
+
+/// The logits [V] of `row` of `decoder`.
+std::vector<float> logitsOf(const Decoder &decoder, int64_t row) {
+  const float *logits = decoder.logits(row);
+  return std::vector<float>(logits, logits + fd::V);
 }
 
 class Decode : public testing::Test {
@@ -404,6 +422,130 @@ TEST(DecodeLoop, FeedingPastTheCapacityIsAnErrorThatFeedsNothing) {
             "row 0 is full at 16 tokens (the KV-cache capacity)");
   EXPECT_EQ(decoder.length(1), 16);
   EXPECT_EQ(fd::overflows, 0);
+}
+
+TEST(DecodeLoop, PrefillThenStepGivesTheTeacherForcedLogits) {
+  // Two chunks and a token through prefill, forked into two rows, then a
+  // given continuation (different per row) one token at a time: after every
+  // token each row's logits are the model's on that row's whole sequence.
+  fd::reset();
+  Decoder decoder = makeDecoder(2);
+  const std::vector<int32_t> prompt = countingTokens(2 * fd::Tc + 1);
+  feedAll(decoder, prompt);
+  EXPECT_EQ(fd::prefillCalls, 2);
+  int64_t promptSum = 0;
+  for (int32_t token : prompt)
+    promptSum += token;
+  std::vector<int64_t> sums = {promptSum, promptSum};
+  for (int64_t r = 0; r < 2; ++r)
+    EXPECT_EQ(logitsOf(decoder, r), fakeLogits(sums[r])) << "row " << r;
+  const std::vector<std::vector<int32_t>> continuation = {
+      {5, 9}, {0, 127}, {64, 3}, {1, 1}};
+  for (size_t i = 0; i < continuation.size(); ++i) {
+    std::vector<std::vector<int32_t>> next;
+    for (int64_t r = 0; r < 2; ++r) {
+      next.push_back({continuation[i][r]});
+      sums[r] += continuation[i][r];
+    }
+    ASSERT_TRUE(decoder.feed(next).ok());
+    for (int64_t r = 0; r < 2; ++r)
+      EXPECT_EQ(logitsOf(decoder, r), fakeLogits(sums[r]))
+          << "row " << r << ", token " << i;
+  }
+  EXPECT_EQ(decoder.length(0), int64_t(prompt.size() + continuation.size()));
+  EXPECT_EQ(fd::inconsistentReads, 0);
+  EXPECT_EQ(fd::overflows, 0);
+}
+
+TEST(DecodeLoop, StepOnlyFeedsEveryTokenThroughStep) {
+  // Whole chunks, which FeedPath::Prefill would prefill.
+  const std::vector<int32_t> prompt = countingTokens(2 * fd::Tc);
+  fd::reset();
+  Decoder stepped = makeDecoder(2);
+  ASSERT_TRUE(stepped.feedAll(prompt, FeedPath::StepOnly).ok());
+  EXPECT_EQ(fd::prefillCalls, 0);
+  EXPECT_EQ(fd::stepCalls, 2 * fd::Tc);
+  Decoder chunked = makeDecoder(2);
+  ASSERT_TRUE(chunked.feedAll(prompt).ok());
+  EXPECT_EQ(fd::prefillCalls, 2);
+  for (int64_t r = 0; r < 2; ++r) {
+    EXPECT_EQ(logitsOf(stepped, r), logitsOf(chunked, r)) << "row " << r;
+    EXPECT_EQ(rowSlots(stepped.keys().data(), r, 2 * fd::Tc),
+              rowSlots(chunked.keys().data(), r, 2 * fd::Tc));
+  }
+  EXPECT_EQ(fd::inconsistentReads, 0);
+}
+
+TEST(DecodeLoop, ResetStartsNewSequences) {
+  // A first conversation that diverged, then, after reset, a prompt that is
+  // prefilled and forked again as by a fresh decoder.
+  fd::reset();
+  Decoder decoder = makeDecoder(2);
+  feedAll(decoder, countingTokens(fd::Tc + 3));
+  ASSERT_TRUE(decoder.feed({{5}, {9}}).ok());
+  decoder.reset();
+  EXPECT_EQ(decoder.length(0), 0);
+  EXPECT_EQ(decoder.length(1), 0);
+  const std::vector<int32_t> prompt = {7, 7, 7, 7, 7, 7, 7, 7, 2};
+  const int64_t prefillsBefore = fd::prefillCalls;
+  feedAll(decoder, prompt);
+  EXPECT_EQ(fd::prefillCalls - prefillsBefore, 2);
+  Decoder fresh = makeDecoder(2);
+  feedAll(fresh, prompt);
+  for (int64_t r = 0; r < 2; ++r) {
+    EXPECT_EQ(decoder.length(r), int64_t(prompt.size()));
+    EXPECT_EQ(logitsOf(decoder, r), fakeLogits(7 * 8 + 2)) << "row " << r;
+    EXPECT_EQ(rowSlots(decoder.keys().data(), r, int64_t(prompt.size())),
+              rowSlots(fresh.keys().data(), r, int64_t(prompt.size())));
+    EXPECT_EQ(rowSlots(decoder.values().data(), r, int64_t(prompt.size())),
+              rowSlots(fresh.values().data(), r, int64_t(prompt.size())));
+  }
+  EXPECT_EQ(fd::inconsistentReads, 0);
+}
+
+TEST(DecodeCheck, GreedyDecodeThroughTheDecoder) {
+  // The check of `gptc verify` on the fake model: the greedy tokens and
+  // every step's logits are the hand-computed ones, and prefilling the
+  // prompt gives exactly the logits of stepping through it.
+  fd::reset();
+  Decoder decoder = makeDecoder(1);
+  const std::vector<int32_t> prompt = countingTokens(fd::Tc + 1);
+  const int64_t steps = 6;
+  Expected<DecodeCheck> check = runDecodeCheck(decoder, prompt, steps);
+  ASSERT_TRUE(check.ok()) << check.status().message();
+  std::vector<int32_t> expected = greedyTokens(prompt, steps);
+  EXPECT_EQ(check->tokens,
+            std::vector<int64_t>(expected.begin(), expected.end()));
+  EXPECT_EQ(check->chunkedPrefillDiff, 0.0f);
+  ASSERT_EQ(check->stepLogits.size(), size_t(steps * fd::V));
+  int64_t sum = 0;
+  for (int32_t token : prompt)
+    sum += token;
+  for (int64_t i = 0; i < steps; ++i) {
+    EXPECT_EQ(std::vector<float>(check->stepLogits.begin() + i * fd::V,
+                                 check->stepLogits.begin() + (i + 1) * fd::V),
+              fakeLogits(sum))
+        << "step " << i;
+    sum += expected[i];
+  }
+  // The prompt once through prefill (one chunk and a step), once through
+  // step alone, then a step per generated token.
+  EXPECT_EQ(fd::prefillCalls, 1);
+  EXPECT_EQ(fd::stepCalls, 1 + (fd::Tc + 1) + steps);
+  EXPECT_EQ(fd::inconsistentReads, 0);
+  EXPECT_EQ(fd::overflows, 0);
+}
+
+TEST(DecodeCheck, APromptAndStepsPastTheCapacityAreAnError) {
+  fd::reset();
+  Decoder decoder = makeDecoder(1);
+  Expected<DecodeCheck> check = runDecodeCheck(decoder, countingTokens(12), 5);
+  ASSERT_FALSE(check.ok());
+  EXPECT_EQ(check.status().message(),
+            "the bundle's prompt and its 5 decode steps do not fit: row 0 "
+            "holds 0 tokens and has no room for 17 more (the KV-cache "
+            "capacity is 16)");
+  EXPECT_EQ(fd::prefillCalls + fd::stepCalls, 0);
 }
 
 TEST_F(Decode, GenerationStopsAtTheCapacityWithANote) {
