@@ -15,6 +15,7 @@
 
 #include "backends/common/Status.h"
 #include "backends/common/TokenFile.h"
+#include "backends/common/Tokenizer.h"
 #include "backends/host/Random.h"
 
 #include <cstdint>
@@ -87,6 +88,22 @@ struct TaskScore {
 /// one after the answer marker up to and including the newline.
 void scoreTaskWindow(const Dataset &data, int64_t start, int64_t T, int64_t V,
                      const float *logits, TaskScore &score);
+
+/// The sums of nanochat's bits per byte: cross-entropy in nats and UTF-8
+/// bytes of the target tokens counted.
+struct ByteCount {
+  double nats = 0;
+  int64_t bytes = 0;
+  /// nats / (ln 2 * bytes).
+  double bitsPerByte() const;
+};
+
+/// Adds to `count` every target of one window (targets [T], their logits
+/// [T, V]) that is not ignored (-1) and whose token has bytes (special
+/// tokens have none, as nanochat's token_bytes): its cross-entropy
+/// logsumexp(logits) - logits[target], and the token's byte length.
+void countBitsPerByte(const float *logits, const int32_t *targets, int64_t T,
+                      int64_t V, const Tokenizer &tokenizer, ByteCount &count);
 
 } // namespace gptc::host
 

@@ -198,25 +198,29 @@ static std::vector<std::string> runtimeLibraries(StringRef target) {
     return {libDir + "/libgptc_host_common.a",
             libDir + "/libgptc_host_device_cpu.a",
             libDir + "/libgptc_runtime_cpu.a",
+            libDir + "/libgptc_tokenizer.a",
             libDir + "/libgptc_runtime_common.a",
             GPTC_DNNL_LIBRARY,
             GPTC_FMT_LIBRARY,
+            "-lpcre2-8",
             "-lm"};
   std::vector<std::string> libs = {libDir + "/libgptc_host_common.a",
                                    libDir + "/libgptc_host_device_cuda.a"};
   if (target == "cuda-emulator") {
     llvm::append_range(
         libs, std::vector<std::string>{libDir + "/libgptc_cuda_emulator.a",
+                                       libDir + "/libgptc_tokenizer.a",
                                        libDir + "/libgptc_runtime_common.a",
-                                       GPTC_FMT_LIBRARY, "-lm"});
+                                       GPTC_FMT_LIBRARY, "-lpcre2-8", "-lm"});
     return libs;
   }
   llvm::append_range(
-      libs, std::vector<std::string>{
-                libDir + "/libgptc_cuda_runtime.a",
-                libDir + "/libgptc_runtime_common.a", GPTC_FMT_LIBRARY,
-                "-L" GPTC_CUDA_LIBRARY_DIR, "-lcublasLt", "-lcudnn", "-Xlinker",
-                "-rpath=" GPTC_CUDA_LIBRARY_DIR, "-lgomp", "-lm"});
+      libs,
+      std::vector<std::string>{
+          libDir + "/libgptc_cuda_runtime.a", libDir + "/libgptc_tokenizer.a",
+          libDir + "/libgptc_runtime_common.a", GPTC_FMT_LIBRARY, "-lpcre2-8",
+          "-L" GPTC_CUDA_LIBRARY_DIR, "-lcublasLt", "-lcudnn", "-Xlinker",
+          "-rpath=" GPTC_CUDA_LIBRARY_DIR, "-lgomp", "-lm"});
   return libs;
 }
 

@@ -55,7 +55,7 @@ def main():
 
     cfg = {
         "n_layer": 2, "n_head": 4, "n_kv_head": 2, "n_embd": 32,
-        "vocab_size": args.vocab_size, "sequence_len": 16, "softcap": 15.0,
+        "vocab_size": args.vocab_size, "sequence_len": 64, "softcap": 15.0,
         "window_pattern": "none", "rope_base": 10000.0, "rope_bf16": True,
         "qk_scale": 1.0, "value_embeds": False, "smear": False, "backout": False,
         "layer_lambdas": False, "pad_vocab_to": 1, "rms_eps": "f32", "variant": "classic",
