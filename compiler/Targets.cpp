@@ -30,22 +30,23 @@ static std::string describeCudaDecodeHeadDims() {
 
 static constexpr llvm::StringLiteral kCpuLibraries[] = {
     "gptc_host_common", "gptc_host_device_cpu", "gptc_runtime_cpu",
-    "gptc_runtime_common"};
+    "gptc_tokenizer", "gptc_runtime_common"};
 static constexpr SystemLibrary kCpuSystemLibraries[] = {
-    SystemLibrary::Dnnl, SystemLibrary::Fmt, SystemLibrary::Math};
+    SystemLibrary::Dnnl, SystemLibrary::Fmt, SystemLibrary::Pcre2,
+    SystemLibrary::Math};
 
 static constexpr llvm::StringLiteral kCudaLibraries[] = {
     "gptc_host_common", "gptc_host_device_cuda", "gptc_cuda_runtime",
-    "gptc_runtime_common"};
+    "gptc_tokenizer", "gptc_runtime_common"};
 static constexpr SystemLibrary kCudaSystemLibraries[] = {
-    SystemLibrary::Fmt, SystemLibrary::CublasLt, SystemLibrary::Cudnn,
-    SystemLibrary::OpenMP, SystemLibrary::Math};
+    SystemLibrary::Fmt,   SystemLibrary::Pcre2,  SystemLibrary::CublasLt,
+    SystemLibrary::Cudnn, SystemLibrary::OpenMP, SystemLibrary::Math};
 
 static constexpr llvm::StringLiteral kEmulatorLibraries[] = {
     "gptc_host_common", "gptc_host_device_cuda", "gptc_cuda_emulator",
-    "gptc_runtime_common"};
+    "gptc_tokenizer", "gptc_runtime_common"};
 static constexpr SystemLibrary kEmulatorSystemLibraries[] = {
-    SystemLibrary::Fmt, SystemLibrary::Math};
+    SystemLibrary::Fmt, SystemLibrary::Pcre2, SystemLibrary::Math};
 
 static constexpr SystemLibrary kMpiLibraries[] = {SystemLibrary::Mpi};
 static constexpr SystemLibrary kNcclLibraries[] = {SystemLibrary::Nccl,

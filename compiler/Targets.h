@@ -24,6 +24,7 @@ enum class Target { Cpu, Cuda, CudaEmulator };
 enum class SystemLibrary {
   Dnnl,
   Fmt,
+  Pcre2,
   CublasLt,
   Cudnn,
   Nccl,

@@ -71,18 +71,8 @@ private:
 };
 
 void ForwardBuilder::declareParams() {
-  int64_t C = cfg.nEmbd, D = cfg.headDim(), V = cfg.vocabSize;
-  declareParam("transformer.wte.weight", {V, C});
-  for (int64_t i = 0; i < cfg.nLayer; ++i) {
-    std::string h = "transformer.h." + std::to_string(i);
-    declareParam(h + ".attn.c_q.weight", {cfg.nHead * D, C}, i);
-    declareParam(h + ".attn.c_k.weight", {cfg.nKvHead * D, C}, i);
-    declareParam(h + ".attn.c_v.weight", {cfg.nKvHead * D, C}, i);
-    declareParam(h + ".attn.c_proj.weight", {C, C}, i);
-    declareParam(h + ".mlp.c_fc.weight", {4 * C, C}, i);
-    declareParam(h + ".mlp.c_proj.weight", {C, 4 * C}, i);
-  }
-  declareParam("lm_head.weight", {V, C});
+  for (const ParameterShape &param : parameterShapes(cfg))
+    declareParam(param.name, param.shape, param.layer);
 }
 
 /// Causal self-attention on u = rms(x): q/k/v projections, RoPE, QK-norm,

@@ -536,6 +536,22 @@ gptc::parseBundleConfig(const llvm::json::Object &object,
 // GPTConfig
 //===----------------------------------------------------------------------===//
 
+std::vector<ParameterShape> gptc::parameterShapes(const GPTConfig &config) {
+  int64_t C = config.nEmbd, D = config.headDim(), V = config.vocabSize;
+  std::vector<ParameterShape> shapes{{"transformer.wte.weight", {V, C}}};
+  for (int64_t i = 0; i < config.nLayer; ++i) {
+    std::string h = "transformer.h." + std::to_string(i);
+    shapes.push_back({h + ".attn.c_q.weight", {config.nHead * D, C}, i});
+    shapes.push_back({h + ".attn.c_k.weight", {config.nKvHead * D, C}, i});
+    shapes.push_back({h + ".attn.c_v.weight", {config.nKvHead * D, C}, i});
+    shapes.push_back({h + ".attn.c_proj.weight", {C, C}, i});
+    shapes.push_back({h + ".mlp.c_fc.weight", {4 * C, C}, i});
+    shapes.push_back({h + ".mlp.c_proj.weight", {C, 4 * C}, i});
+  }
+  shapes.push_back({"lm_head.weight", {V, C}});
+  return shapes;
+}
+
 int64_t GPTConfig::numParameters() const {
   std::optional<int64_t> count = checkedParameterCount(*this);
   assert(count && "the parameter count of a validated config fits int64_t");

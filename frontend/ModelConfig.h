@@ -43,7 +43,9 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class raw_ostream;
@@ -80,6 +82,20 @@ struct GPTConfig {
   /// whose count overflows int64_t).
   int64_t numParameters() const;
 };
+
+/// One parameter: its nanochat state_dict name and shape.
+struct ParameterShape {
+  std::string name;
+  std::vector<int64_t> shape;
+  /// The transformer block it belongs to, if any.
+  std::optional<int64_t> layer;
+};
+
+/// Every parameter of the model `config` describes, in nanochat's
+/// state_dict order: transformer.wte.weight [V, C], per layer i the
+/// transformer.h.<i>.attn.c_q/c_k/c_v/c_proj and mlp.c_fc/c_proj weights
+/// ([out, in]), lm_head.weight [V, C].
+std::vector<ParameterShape> parameterShapes(const GPTConfig &config);
 
 /// Reads, parses and validates the TOML model file at `path`. The model name
 /// is the file stem of `path`.

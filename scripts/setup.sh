@@ -7,7 +7,8 @@ build=${1:-build}
 
 packages=(cmake ninja-build g++ python3 llvm-19-dev libmlir-19-dev mlir-19-tools
           llvm-19-tools zlib1g-dev libzstd-dev libfmt-dev libdnnl-dev libtomlplusplus-dev
-          googletest libgtest-dev libopenmpi-dev openmpi-bin iproute2)
+          googletest libgtest-dev libopenmpi-dev openmpi-bin iproute2 libpcre2-dev
+          pkgconf)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -580,14 +580,19 @@ Expected<Json> gptc::parseJson(std::string_view text, std::string_view what) {
   return JsonParser(text, what).parseDocument();
 }
 
-bool gptc::isValidUtf8(std::string_view text) {
-  for (size_t pos = 0; pos < text.size();) {
+size_t gptc::validUtf8Prefix(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
     size_t length = utf8SequenceLength(text, pos);
     if (length == 0)
-      return false;
+      break;
     pos += length;
   }
-  return true;
+  return pos;
+}
+
+bool gptc::isValidUtf8(std::string_view text) {
+  return validUtf8Prefix(text) == text.size();
 }
 
 std::string gptc::quoteForMessage(std::string_view text) {

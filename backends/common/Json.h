@@ -110,6 +110,9 @@ Expected<Json> parseJson(std::string_view text, std::string_view what);
 /// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates,
 /// nothing above U+10FFFF).
 bool isValidUtf8(std::string_view text);
+/// The length of the longest prefix of `text` that is well-formed UTF-8:
+/// the offset of the first bad byte, or text.size().
+size_t validUtf8Prefix(std::string_view text);
 
 /// `text` in single quotes for an error message, kept to one readable line:
 /// control characters and invalid UTF-8 bytes are escaped and text past 100

@@ -7,6 +7,7 @@
 #include "backends/common/FileUtil.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <fmt/core.h>
@@ -27,7 +28,7 @@ constexpr int64_t kMaxCopyProblem = 18;
 /// The tokens of a GPTCTOK1 file, whose contents are `bytes`.
 Expected<std::vector<int32_t>>
 fileTokens(const std::string &bytes, const std::string &path, int64_t vocab) {
-  constexpr size_t headerBytes = 12;
+  constexpr size_t headerBytes = kTokenFileHeaderBytes;
   if (bytes.size() < headerBytes)
     return Status::error("{}: truncated {} header: {} bytes, expected {}", path,
                          kTokenFileMagic, bytes.size(), headerBytes);
@@ -252,5 +253,31 @@ void gptc::host::scoreTaskWindow(const Dataset &data, int64_t start, int64_t T,
     ++score.problems;
     score.correct += correct;
     score.scoredUpTo = end;
+  }
+}
+
+double gptc::host::ByteCount::bitsPerByte() const {
+  return nats / (std::log(2.0) * double(bytes));
+}
+
+void gptc::host::countBitsPerByte(const float *logits, const int32_t *targets,
+                                  int64_t T, int64_t V,
+                                  const Tokenizer &tokenizer,
+                                  ByteCount &count) {
+  for (int64_t t = 0; t < T; ++t) {
+    if (targets[t] < 0)
+      continue;
+    size_t bytes = tokenizer.byteLength(uint32_t(targets[t]));
+    if (bytes == 0)
+      continue;
+    const float *row = logits + t * V; // [V]
+    double top = row[0];
+    for (int64_t v = 1; v < V; ++v)
+      top = std::max(top, double(row[v]));
+    double sum = 0;
+    for (int64_t v = 0; v < V; ++v)
+      sum += std::exp(double(row[v]) - top);
+    count.nats += top + std::log(sum) - double(row[targets[t]]);
+    count.bytes += int64_t(bytes);
   }
 }

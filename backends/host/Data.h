@@ -2,8 +2,7 @@
 //
 // The training program reads its token stream from one of three sources:
 //   - a text file, tokenized byte-level (each byte is one token);
-//   - a pre-tokenized GPTCTOK1 file: the magic "GPTCTOK1", a little-endian
-//     u32 bytes-per-token (2 or 4), then the tokens, little-endian;
+//   - a pre-tokenized GPTCTOK1 file (backends/common/TokenFile.h);
 //   - "task:add" / "task:copy", synthetic problems generated from the seed.
 // The stream is split into a training and a held-out part. Training batches
 // are random windows of T+1 consecutive tokens of the training split;
@@ -15,6 +14,8 @@
 #define GPTC_BACKENDS_HOST_DATA_H
 
 #include "backends/common/Status.h"
+#include "backends/common/TokenFile.h"
+#include "backends/common/Tokenizer.h"
 #include "backends/host/Random.h"
 
 #include <cstdint>
@@ -22,9 +23,6 @@
 #include <vector>
 
 namespace gptc::host {
-
-/// The 8 bytes that open a pre-tokenized file.
-constexpr char kTokenFileMagic[] = "GPTCTOK1";
 
 enum class DataKind { Text, TokenFile, Task };
 
@@ -95,6 +93,22 @@ struct TaskScore {
 /// one after the answer marker up to and including the newline.
 void scoreTaskWindow(const Dataset &data, int64_t start, int64_t T, int64_t V,
                      const float *logits, TaskScore &score);
+
+/// The sums of nanochat's bits per byte: cross-entropy in nats and UTF-8
+/// bytes of the target tokens counted.
+struct ByteCount {
+  double nats = 0;
+  int64_t bytes = 0;
+  /// nats / (ln 2 * bytes).
+  double bitsPerByte() const;
+};
+
+/// Adds to `count` every target of one window (targets [T], their logits
+/// [T, V]) that is not ignored (-1) and whose token has bytes (special
+/// tokens have none, as nanochat's token_bytes): its cross-entropy
+/// logsumexp(logits) - logits[target], and the token's byte length.
+void countBitsPerByte(const float *logits, const int32_t *targets, int64_t T,
+                      int64_t V, const Tokenizer &tokenizer, ByteCount &count);
 
 } // namespace gptc::host
 

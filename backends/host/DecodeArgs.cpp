@@ -23,7 +23,8 @@ std::vector<Flag> gptc::host::decodeFlags(const DecodeShape &shape) {
   return {
       {"weights", "safetensors file with every parameter, e.g. a training "
                   "run's model.safetensors"},
-      {"prompt", "the prompt as text, one token per byte"},
+      {"prompt", "the prompt as text: one token per byte, or with "
+                 "--tokenizer its BPE tokens after <|bos|>"},
       {"prompt-tokens", "the prompt as token ids, e.g. 1,2,3"},
       {"max-tokens", "tokens to generate per row and reply", true, "128"},
       {"temperature", "softmax temperature; 0 takes the most likely token",
@@ -40,10 +41,91 @@ std::vector<Flag> gptc::host::decodeFlags(const DecodeShape &shape) {
        "after the prompt, if any, read lines from stdin: each continues "
        "the conversation and gets a reply; an empty line or EOF ends",
        false},
+      {"tokenizer",
+       "nanochat tokenizer (tokenizer.pkl or .tiktoken): prompts and lines "
+       "are BPE-encoded after <|bos|>, output is decoded text, generation "
+       "stops at <|assistant_end|> or <|bos|>"},
+      {"chat",
+       "a conversation as nanochat's chat_cli renders it (needs "
+       "--tokenizer): each line of stdin is a user turn, each reply ends at "
+       "<|assistant_end|>; --prompt is the first turn; 'clear' starts over, "
+       "'quit' or an empty line ends",
+       false},
       {"threads", "OpenMP threads (default: OpenMP's choice)"},
       {"quiet", "print only the generated text (statistics go to stderr)",
        false},
   };
+}
+
+/// Loads --tokenizer; checks --chat.
+static Status readTokenizer(const Args &args, const DecodeShape &shape,
+                            DecodeOptions &options) {
+  if (!args.has("tokenizer")) {
+    if (options.chat)
+      return Status::error("--chat needs --tokenizer (nanochat's "
+                           "tokenizer.pkl)");
+    return Status::success();
+  }
+  Expected<Tokenizer> tokenizer = Tokenizer::load(args.get("tokenizer"));
+  if (!tokenizer.ok())
+    return Status::error("--tokenizer: {}", tokenizer.status().message());
+  if (int64_t(tokenizer->vocabSize()) > shape.V)
+    return Status::error("--tokenizer {} has {} token ids but the model's "
+                         "vocabulary is {}: they do not belong together",
+                         args.get("tokenizer"), tokenizer->vocabSize(),
+                         shape.V);
+  if (Expected<ChatTokens> chat = chatTokens(*tokenizer);
+      !chat.ok() && (options.chat || !tokenizer->special("<|bos|>")))
+    return Status::error("--tokenizer {}: {}", args.get("tokenizer"),
+                         chat.status().message());
+  options.tokenizer = std::make_shared<const Tokenizer>(std::move(*tokenizer));
+  if (options.chat) {
+    if (args.has("prompt-tokens"))
+      return Status::error("--chat takes text; use --prompt, not "
+                           "--prompt-tokens");
+    options.interactive = true;
+  }
+  return Status::success();
+}
+
+Expected<ChatTokens> gptc::host::chatTokens(const Tokenizer &tokenizer) {
+  ChatTokens tokens;
+  std::pair<const char *, int32_t *> names[] = {
+      {"<|bos|>", &tokens.bos},
+      {"<|user_start|>", &tokens.userStart},
+      {"<|user_end|>", &tokens.userEnd},
+      {"<|assistant_start|>", &tokens.assistantStart},
+      {"<|assistant_end|>", &tokens.assistantEnd}};
+  for (auto [name, id] : names) {
+    std::optional<uint32_t> found = tokenizer.special(name);
+    if (!found)
+      return Status::error("the tokenizer has no {} token", name);
+    *id = int32_t(*found);
+  }
+  return tokens;
+}
+
+Expected<std::vector<int32_t>>
+gptc::host::textTokens(const DecodeOptions &options, const std::string &text,
+                       const std::string &source, int64_t V, bool first) {
+  if (!options.tokenizer)
+    return byteTokens(text, source, V);
+  const Tokenizer &tok = *options.tokenizer;
+  std::vector<uint32_t> ids;
+  int32_t bos = int32_t(*tok.special("<|bos|>"));
+  if (first)
+    ids.push_back(uint32_t(bos));
+  Expected<ChatTokens> chat = chatTokens(tok);
+  if (options.chat)
+    ids.push_back(uint32_t(chat->userStart));
+  if (Status status = tok.encode(text, ids); !status.ok())
+    return Status::error("{}: {}", source, status.message());
+  if (options.chat) {
+    ids.push_back(uint32_t(chat->userEnd));
+    ids.push_back(uint32_t(chat->assistantStart));
+  }
+  // The tokenizer's vocabulary fits the model's (readTokenizer checked).
+  return std::vector<int32_t>(ids.begin(), ids.end());
 }
 
 /// Reads --prompt or --prompt-tokens (one of them unless --interactive)
@@ -58,7 +140,7 @@ static Status readPrompt(const Args &args, const DecodeShape &shape,
       return Status::error("--prompt is empty: the prompt needs at least one "
                            "token");
     Expected<std::vector<int32_t>> tokens =
-        byteTokens(text, "--prompt", shape.V);
+        textTokens(options, text, "--prompt", shape.V, /*first=*/true);
     if (!tokens.ok())
       return tokens.status();
     options.prompt = std::move(*tokens);
@@ -69,7 +151,7 @@ static Status readPrompt(const Args &args, const DecodeShape &shape,
       return tokens.status();
     options.prompt = std::move(*tokens);
     options.showIds = true;
-  } else if (!options.interactive) {
+  } else if (!options.interactive && !options.chat) {
     return Status::error("missing --prompt or --prompt-tokens (or "
                          "--interactive); see --help");
   }
@@ -113,9 +195,13 @@ gptc::host::readDecodeOptions(const Args &args, const DecodeShape &shape) {
   options.weights = args.get("weights");
   options.interactive = args.has("interactive");
   options.quiet = args.has("quiet");
-  for (auto read : {readPrompt, readGeneration})
+  options.chat = args.has("chat");
+  for (auto read : {readTokenizer, readPrompt, readGeneration})
     if (Status status = read(args, shape, options); !status.ok())
       return status;
+  if (options.chat && options.rows != 1)
+    return Status::error("--chat converses in one row; drop --rows {}",
+                         options.rows);
   return options;
 }
 

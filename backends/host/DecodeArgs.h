@@ -12,11 +12,13 @@
 #define GPTC_BACKENDS_HOST_DECODEARGS_H
 
 #include "backends/common/Status.h"
+#include "backends/common/Tokenizer.h"
 #include "backends/host/Decoder.h"
 #include "backends/host/HostCommon.h"
 #include "backends/host/Sampler.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,7 +33,30 @@ struct DecodeOptions {
   int64_t threads = 0; // 0: OpenMP's default
   SamplingOptions sampling;
   bool interactive = false, quiet = false;
+  /// --tokenizer: text is BPE-encoded after <|bos|>, output decoded.
+  std::shared_ptr<const Tokenizer> tokenizer;
+  /// --chat: each line is a user turn, replies end at <|assistant_end|>.
+  bool chat = false;
 };
+
+/// nanochat's special tokens the decode program uses, from --tokenizer.
+struct ChatTokens {
+  int32_t bos, userStart, userEnd, assistantStart, assistantEnd;
+};
+
+/// The special tokens of `tokenizer` that chat needs; an error names the
+/// missing one.
+Expected<ChatTokens> chatTokens(const Tokenizer &tokenizer);
+
+/// The tokens that feed `text` into the conversation: its bytes without a
+/// tokenizer; with one, its BPE ids after <|bos|> when `first` (the start of
+/// a conversation), and with --chat wrapped as a user turn
+/// (<|user_start|> text <|user_end|><|assistant_start|>). Ids must be below
+/// V; errors name `source`.
+Expected<std::vector<int32_t>> textTokens(const DecodeOptions &options,
+                                          const std::string &text,
+                                          const std::string &source, int64_t V,
+                                          bool first);
 
 /// The usage line and description `--help` prints for the program `argv0`
 /// compiled for `shape`.

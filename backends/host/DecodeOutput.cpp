@@ -21,8 +21,17 @@ std::string gptc::host::formatToken(int32_t token, bool byteLevel) {
 }
 
 std::string gptc::host::formatTokens(const std::vector<int32_t> &tokens,
-                                     bool byteLevel) {
+                                     bool byteLevel,
+                                     const Tokenizer *tokenizer) {
   std::string text;
+  if (tokenizer) {
+    for (int32_t token : tokens) {
+      uint32_t id = uint32_t(token);
+      Expected<std::string> piece = tokenizer->decode(&id, 1);
+      text += piece.ok() ? *piece : formatToken(token, false);
+    }
+    return text;
+  }
   for (int32_t token : tokens)
     text += formatToken(token, byteLevel);
   return text;
@@ -43,14 +52,16 @@ std::string gptc::host::formatRate(int64_t tokens, double seconds) {
 }
 
 void gptc::host::printReplies(const std::vector<std::vector<int32_t>> &replies,
-                              bool byteLevel, bool showIds) {
+                              bool byteLevel, bool showIds,
+                              const Tokenizer *tokenizer) {
   if (replies.size() == 1) {
     fmt::print("\n"); // ends the streamed text
   } else {
     for (size_t r = 0; r < replies.size(); ++r)
-      fmt::print("row {}: {}\n", r, formatTokens(replies[r], byteLevel));
+      fmt::print("row {}: {}\n", r,
+                 formatTokens(replies[r], byteLevel, tokenizer));
   }
-  if (showIds && byteLevel)
+  if (showIds && (byteLevel || tokenizer))
     for (size_t r = 0; r < replies.size(); ++r)
       fmt::print("row {} tokens: {}\n", r, fmt::join(replies[r], ","));
   std::fflush(stdout);

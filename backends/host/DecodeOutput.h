@@ -8,6 +8,7 @@
 #ifndef GPTC_BACKENDS_HOST_DECODEOUTPUT_H
 #define GPTC_BACKENDS_HOST_DECODEOUTPUT_H
 
+#include "backends/common/Tokenizer.h"
 #include "backends/host/Decoder.h"
 
 #include <cstdint>
@@ -22,8 +23,10 @@ namespace gptc::host {
 /// as "\x07"; otherwise the id and a space.
 std::string formatToken(int32_t token, bool byteLevel);
 
-/// `tokens` as printed, one after the other.
-std::string formatTokens(const std::vector<int32_t> &tokens, bool byteLevel);
+/// `tokens` as printed, one after the other; with a `tokenizer`, the text
+/// they decode to (special tokens as their names).
+std::string formatTokens(const std::vector<int32_t> &tokens, bool byteLevel,
+                         const Tokenizer *tokenizer = nullptr);
 
 /// "45.6 us" below a millisecond, "12.3 ms" below a second, "4.56 s" from
 /// one on.
@@ -34,10 +37,12 @@ std::string formatRate(int64_t tokens, double seconds);
 
 /// Prints the replies [rows][generated] of a turn to stdout: with one row
 /// the newline that ends the text streamed already, with several "row r:
-/// <text>" lines; with `showIds` and a byte-level vocabulary (whose text does
-/// not show them) also "row r tokens: 1,2,3".
+/// <text>" lines; with `showIds` and a byte-level vocabulary or a
+/// `tokenizer` (whose text does not show the ids) also "row r tokens:
+/// 1,2,3". With a `tokenizer` the rows print as decoded text.
 void printReplies(const std::vector<std::vector<int32_t>> &replies,
-                  bool byteLevel, bool showIds);
+                  bool byteLevel, bool showIds,
+                  const Tokenizer *tokenizer = nullptr);
 
 /// What a session measured, over all its turns.
 struct DecodeStats {

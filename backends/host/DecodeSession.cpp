@@ -24,11 +24,32 @@ static bool readLine(std::FILE *input, std::string &line) {
 DecodeSession::DecodeSession(const DecodeOptions &options, Decoder decoder)
     : options(options), decoder(std::move(decoder)),
       sampler(options.sampling, uint64_t(options.seed)), pending(options.rows) {
+  if (options.tokenizer)
+    if (Expected<ChatTokens> tokens = chatTokens(*options.tokenizer);
+        tokens.ok())
+      special = *tokens;
+}
+
+bool DecodeSession::endsReply(int32_t token) const {
+  return special && (token == special->assistantEnd || token == special->bos);
+}
+
+std::string DecodeSession::streamText(int32_t token) {
+  const bool byteLevel = decoder.getShape().isByteLevel();
+  if (!options.tokenizer)
+    return formatToken(token, byteLevel);
+  if (endsReply(token))
+    return stream.flush();
+  return stream.push(formatTokens({token}, byteLevel, options.tokenizer.get()));
 }
 
 Expected<bool> DecodeSession::turn(const std::vector<int32_t> &tokens) {
-  const int64_t rows = options.rows, V = decoder.getShape().V;
+  const int64_t rows = options.rows;
   const bool byteLevel = decoder.getShape().isByteLevel();
+  // Sample among the tokenizer's ids: rows of a padded vocabulary beyond
+  // them are never tokens.
+  const int64_t V = options.tokenizer ? int64_t(options.tokenizer->vocabSize())
+                                      : decoder.getShape().V;
   Stopwatch turnClock;
   std::vector<std::vector<int32_t>> fed(rows); // [rows][n]
   for (int64_t r = 0; r < rows; ++r) {
@@ -44,22 +65,32 @@ Expected<bool> DecodeSession::turn(const std::vector<int32_t> &tokens) {
 
   std::vector<std::vector<int32_t>> replies(rows); // [rows][generated]
   std::vector<std::vector<int32_t>> last(rows);    // [rows][1]
+  std::vector<bool> ended(rows, false);            // reached endsReply()
+  int64_t endedRows = 0;
   Status full;
   Stopwatch decodeClock;
-  for (int64_t i = 0; i < options.maxTokens; ++i) {
+  for (int64_t i = 0; i < options.maxTokens && endedRows < rows; ++i) {
     if (i > 0) {
       full = decoder.checkRoom(1);
       if (!full.ok())
         break;
-      for (int64_t r = 0; r < rows; ++r)
-        last[r] = {replies[r].back()};
       if (Status status = decoder.feed(last); !status.ok())
         return status;
     }
-    for (int64_t r = 0; r < rows; ++r)
-      replies[r].push_back(sampler.sample(decoder.logits(r), V));
+    for (int64_t r = 0; r < rows; ++r) {
+      // A row that has ended runs on (rows step together) unseen.
+      int32_t token = sampler.sample(decoder.logits(r), V);
+      if (!ended[r]) {
+        replies[r].push_back(token);
+        if (endsReply(token)) {
+          ended[r] = true;
+          ++endedRows;
+        }
+      }
+      last[r] = {token};
+    }
     if (rows == 1) {
-      fmt::print("{}", formatToken(replies[0].back(), byteLevel));
+      fmt::print("{}", streamText(replies[0].back()));
       std::fflush(stdout);
     }
     if (i == 0) {
@@ -67,13 +98,20 @@ Expected<bool> DecodeSession::turn(const std::vector<int32_t> &tokens) {
       decodeClock.restart();
     }
   }
+  if (rows == 1 && options.tokenizer)
+    fmt::print("{}", stream.flush());
   const int64_t generated = int64_t(replies[0].size());
   stats.decodedTokens += (generated - 1) * rows;
   stats.decodeSeconds += decodeClock.seconds();
   ++stats.turns;
-  for (int64_t r = 0; r < rows; ++r)
-    pending[r] = {replies[r].back()};
-  printReplies(replies, byteLevel, options.showIds);
+  for (int64_t r = 0; r < rows; ++r) {
+    pending[r] = last[r];
+    // A reply cut short by --max-tokens still ends the assistant's turn,
+    // as nanochat's chat_cli ends it.
+    if (options.chat && last[r].back() != special->assistantEnd)
+      pending[r].push_back(special->assistantEnd);
+  }
+  printReplies(replies, byteLevel, options.showIds, options.tokenizer.get());
   if (!full.ok())
     fmt::print(stderr,
                "note: {}; stopped after {} of {} tokens (--max-tokens); "
@@ -87,35 +125,76 @@ Status DecodeSession::converse(std::FILE *input) {
   std::string line;
   for (int64_t number = 1;; ++number) {
     if (!options.quiet) {
-      fmt::print("> ");
+      fmt::print(options.chat ? "User: " : "> ");
       std::fflush(stdout);
     }
-    if (!readLine(input, line) || line.empty()) {
+    if (!readLine(input, line) || line.empty() ||
+        (options.chat && (line == "quit" || line == "exit"))) {
       if (!options.quiet)
         fmt::print("\n");
       return Status::success();
     }
+    if (options.chat && line == "clear") {
+      decoder.reset();
+      for (std::vector<int32_t> &p : pending)
+        p.clear();
+      started = false;
+      if (!options.quiet)
+        fmt::print("(a new conversation)\n");
+      continue;
+    }
     Expected<std::vector<int32_t>> tokens =
-        byteTokens(line, fmt::format("line {}", number), decoder.getShape().V);
+        textTokens(options, line, fmt::format("line {}", number),
+                   decoder.getShape().V, /*first=*/!started);
     if (!tokens.ok()) {
       fmt::print(stderr, "error: {}; try again\n", tokens.status().message());
       continue;
     }
+    if (options.chat) {
+      // The turn, and the pending tokens before it, must fit in the cache.
+      if (Status room =
+              decoder.checkRoom(int64_t(pending[0].size() + tokens->size()));
+          !room.ok()) {
+        fmt::print(stderr,
+                   "error: the conversation is full ({}); type 'clear' to "
+                   "start a new one, or recompile with a larger "
+                   "--kv-capacity\n",
+                   room.message());
+        continue;
+      }
+      if (!options.quiet)
+        fmt::print("Assistant: ");
+    }
+    started = true;
     Expected<bool> more = turn(*tokens);
     if (!more.ok())
       return more.status();
-    if (!*more)
+    if (!*more && !options.chat)
       return Status::success();
+    if (!*more)
+      fmt::print(stderr, "note: the conversation fills the KV cache; type "
+                         "'clear' to start a new one\n");
   }
 }
 
 Status DecodeSession::run(std::FILE *input) {
   bool open = true; // the conversation has room to go on
   if (!options.prompt.empty()) {
-    if (!options.quiet)
-      fmt::print("{}{}",
-                 formatTokens(options.prompt, decoder.getShape().isByteLevel()),
-                 options.rows == 1 ? "" : "\n");
+    if (!options.quiet) {
+      // The prompt as text; with a tokenizer without its special tokens.
+      std::vector<int32_t> shown;
+      for (int32_t token : options.prompt)
+        if (!options.tokenizer ||
+            !options.tokenizer->isSpecial(uint32_t(token)))
+          shown.push_back(token);
+      std::string text = formatTokens(shown, decoder.getShape().isByteLevel(),
+                                      options.tokenizer.get());
+      if (options.chat)
+        fmt::print("User: {}\nAssistant: ", text);
+      else
+        fmt::print("{}{}", text, options.rows == 1 ? "" : "\n");
+    }
+    started = true;
     Expected<bool> more = turn(options.prompt);
     if (!more.ok())
       return more.status();

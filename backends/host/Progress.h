@@ -49,7 +49,7 @@ Json stepRecord(const StepReport &report);
 struct EvalReport {
   int64_t step = 0;
   double valLoss = 0;
-  std::optional<double> valBpb;  // byte-level data only
+  std::optional<double> valBpb;  // byte-level data, or with --tokenizer
   std::optional<TaskScore> task; // task data only
 };
 std::string formatEvalLine(const EvalReport &report);

@@ -29,6 +29,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include <fmt/core.h>
@@ -45,7 +46,7 @@ namespace {
 const char *const kRunFlags[] = {"data",      "steps",        "batch",
                                  "seed",      "val-fraction", "optimizer",
                                  "lr-scale",  "eval-every",   "eval-batches",
-                                 "log-every", "save-every"};
+                                 "log-every", "save-every",   "tokenizer"};
 
 using Clock = std::chrono::steady_clock;
 
@@ -123,6 +124,10 @@ std::vector<Flag> makeFlags(const Model &model) {
       {"init-weights", "start from the parameters in this safetensors file"},
       {"optimizer", "muon (AdamW for wte and lm_head) or adamw", true, "muon"},
       {"lr-scale", "multiplies every learning rate", true, "1"},
+      {"tokenizer",
+       "the nanochat tokenizer (tokenizer.pkl or .tiktoken) a GPTCTOK1 "
+       "--data file was made with: bits per byte then count each target "
+       "token's UTF-8 bytes, special tokens excluded, as nanochat's val_bpb"},
       {"threads", "OpenMP threads (default: OpenMP's choice)"},
   };
 }
@@ -137,6 +142,7 @@ struct Options {
   int64_t threads = 0;   // 0: OpenMP's default
   double valFraction = 0, lrScale = 0;
   OptimizerKind optimizer = OptimizerKind::Muon;
+  std::shared_ptr<const Tokenizer> tokenizer; // --tokenizer
 };
 
 Expected<Options> readOptions(const Args &args, const Model &model) {
@@ -189,6 +195,18 @@ Expected<Options> readOptions(const Args &args, const Model &model) {
                          "'{}'",
                          args.get("optimizer"));
   options.optimizer = *kind;
+  if (args.has("tokenizer")) {
+    Expected<Tokenizer> tokenizer = Tokenizer::load(args.get("tokenizer"));
+    if (!tokenizer.ok())
+      return Status::error("--tokenizer: {}", tokenizer.status().message());
+    if (int64_t(tokenizer->vocabSize()) > model.V)
+      return Status::error("--tokenizer {} has {} token ids but the model's "
+                           "vocabulary is {}: they do not belong together",
+                           args.get("tokenizer"), tokenizer->vocabSize(),
+                           model.V);
+    options.tokenizer =
+        std::make_shared<const Tokenizer>(std::move(*tokenizer));
+  }
   return options;
 }
 
@@ -222,7 +240,7 @@ public:
     deviceLosses = allocateDevice(sizeof(float) * losses.size(), "the losses");
     tokens.resize(model.B * model.T);
     targets.resize(model.B * model.T);
-    if (this->data.kind == DataKind::Task)
+    if (this->data.kind == DataKind::Task || options.tokenizer)
       logits.resize(model.B * model.T * model.V);
     evalStarts =
         evalWindowStarts(this->data, options.evalBatches * model.B, model.T);
@@ -264,10 +282,10 @@ private:
   DeviceBuffer deviceLosses;  // [max(micro-batches, eval-batches)]
   // Host memory.
   std::vector<int32_t> tokens, targets; // [B, T]
-  std::vector<float> logits;            // [B, T, V] with task data, else []
-  std::vector<float> losses;            // [max(micro-batches, eval-batches)]
-  std::vector<int64_t> evalStarts;      // [eval-batches * B]
-  Rng rng;                              // draws the training windows
+  std::vector<float> logits;       // [B, T, V] with task data or a tokenizer
+  std::vector<float> losses;       // [max(micro-batches, eval-batches)]
+  std::vector<int64_t> evalStarts; // [eval-batches * B]
+  Rng rng;                         // draws the training windows
   MetricsLog metrics;
   std::map<std::string, std::string> runFlags;
   std::string lastCheckpoint;
@@ -333,6 +351,7 @@ EvalReport Trainer::evaluate(int64_t step) {
   EvalReport report;
   report.step = step;
   TaskScore score;
+  ByteCount byteCount; // with --tokenizer
   double lossSum = 0;
   float *batchLosses = deviceLosses.as<float>(); // [eval-batches]
   for (int64_t batch = 0; batch < options.evalBatches; ++batch) {
@@ -343,13 +362,16 @@ EvalReport Trainer::evaluate(int64_t step) {
     forward(params.get(), deviceTokens.as<int32_t>(),
             deviceTargets.as<int32_t>(), deviceLogits.as<float>(),
             batchLosses + batch, arena.get());
-    if (data.kind == DataKind::Task) {
+    if (!logits.empty())
       copyToHost(logits.data(), deviceLogits.get(),
                  sizeof(float) * logits.size());
+    if (data.kind == DataKind::Task)
       for (int64_t b = 0; b < model.B; ++b)
         scoreTaskWindow(data, starts[b], model.T, model.V,
                         logits.data() + b * model.T * model.V, score);
-    }
+    if (options.tokenizer)
+      countBitsPerByte(logits.data(), targets.data(), model.B * model.T,
+                       model.V, *options.tokenizer, byteCount);
   }
   downloadLosses(options.evalBatches);
   for (int64_t batch = 0; batch < options.evalBatches; ++batch)
@@ -357,6 +379,8 @@ EvalReport Trainer::evaluate(int64_t step) {
   report.valLoss = lossSum / double(options.evalBatches);
   if (data.isByteLevel())
     report.valBpb = report.valLoss / std::log(2.0);
+  else if (options.tokenizer && byteCount.bytes > 0)
+    report.valBpb = byteCount.bitsPerByte();
   if (data.kind == DataKind::Task)
     report.task = score;
   return report;
@@ -529,6 +553,10 @@ Status gptc::host::runTraining(int argc, char **argv) {
   Expected<Dataset> data = loadDataset(options->data, dataOptions);
   if (!data.ok())
     return data.status();
+  if (options->tokenizer && data->kind != DataKind::TokenFile)
+    return Status::error("--tokenizer goes with a GPTCTOK1 --data file "
+                         "(gptc tokenize -o); {} is byte-level data",
+                         options->data);
 
   // Every rank must run the same program with the same settings.
   std::map<std::string, std::string> runFlags;

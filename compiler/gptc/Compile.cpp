@@ -206,6 +206,8 @@ static std::vector<std::string> linkArguments(SystemLibrary library) {
     return {GPTC_MPI_LIBRARY};
   case SystemLibrary::OpenMP:
     return {"-lgomp"};
+  case SystemLibrary::Pcre2:
+    return {"-lpcre2-8"};
   case SystemLibrary::Math:
     return {"-lm"};
   }

@@ -2,11 +2,17 @@
 //
 //   gptc compile <model> [--emit=<stage>] [-o <file>]
 //   gptc verify <bundle-dir>
+//   gptc explain <model>
+//   gptc import-nanochat <checkpoint-dir> -o <dir>
+//   gptc export-nanochat <model> -o <dir>
+//   gptc tokenize --tokenizer <file> [--decode | --input <corpus> -o <file>]
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/gptc/Compile.h"
+#include "compiler/gptc/Nanochat.h"
 #include "compiler/gptc/Options.h"
+#include "compiler/gptc/Tokenize.h"
 #include "frontend/ModelConfig.h"
 #include "passes/MemoryPlan.h"
 
@@ -147,6 +153,16 @@ usage:
   gptc explain <model> [--batch B] [--seq T] [--memory-budget BYTES] [--ranks N]
       Parameters, FLOPs per token, and per recompute policy the planned
       activation arena, the extra FLOPs and the predicted peak memory.
+  gptc import-nanochat <checkpoint-dir> [--step N] -o <dir>
+      Read nanochat's model_<step>.pt (torch.save, loaded without running
+      any code) and meta_<step>.json (latest step unless --step) and write
+      <dir>/model.toml and <dir>/model.safetensors.
+  gptc export-nanochat <model-dir|run-dir|weights.safetensors> -o <dir>
+      Write the model as nanochat's model_<step>.pt and meta_<step>.json.
+  gptc tokenize --tokenizer <tokenizer.pkl|file.tiktoken> [--decode]
+      Text on stdin to comma-separated ids (tiktoken's encode_ordinary), or
+      ids back to text with --decode. With --input <corpus> -o <tokens.bin>:
+      the training token file, <|bos|> before each document.
 
 MLIR's IR-printing flags work with compile: --mlir-print-ir-after-all,
 --mlir-print-ir-tree-dir=<dir>, --mlir-timing, --mlir-print-debuginfo.
@@ -307,6 +323,15 @@ int main(int argc, char **argv) {
   registerDefaultTimingManagerCLOptions();
 
   StringRef command = argc > 1 ? StringRef(argv[1]) : StringRef();
+  if (command == "import-nanochat" || command == "export-nanochat" ||
+      command == "tokenize") {
+    // These are LLVM subcommands with their own options.
+    if (!cl::ParseCommandLineOptions(argc, argv, kOverview))
+      return 1;
+    if (std::optional<int> rc = runNanochatCommand())
+      return *rc;
+    return *runTokenizeCommand();
+  }
   if (command != "compile" && command != "verify" && command != "explain") {
     if (command == "--help" || command == "-h" || command == "-help" ||
         command.empty()) {
@@ -316,7 +341,8 @@ int main(int argc, char **argv) {
     }
     llvm::errs()
         << "gptc: error: unknown command '" << command
-        << "'; expected 'compile', 'verify' or 'explain' (see gptc --help)\n";
+        << "'; expected 'compile', 'verify', 'explain', 'import-nanochat', "
+           "'export-nanochat' or 'tokenize' (see gptc --help)\n";
     return 1;
   }
   // The command takes the place of the program name for option parsing.

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <regex>
 #include <set>
@@ -327,6 +328,30 @@ TEST(Batches, TaskAccuracyCountsWholeProblemsWithEveryAnswerTokenRight) {
   std::vector<float> shifted(T * V, 0.0f);
   scoreTaskWindow(data, 6, T, V, shifted.data(), score);
   EXPECT_EQ(score.problems, 2);
+}
+
+TEST(BitsPerByte, CountsTokenBytesAndSkipsSpecialAndIgnoredTargets) {
+  // A tokenizer of the 256 bytes, "ab" (id 256, 2 bytes) and a special 257.
+  std::vector<std::pair<std::string, uint32_t>> ranks;
+  for (int b = 0; b < 256; ++b)
+    ranks.emplace_back(std::string(1, char(b)), uint32_t(b));
+  ranks.emplace_back("ab", 256);
+  Expected<Tokenizer> tok =
+      Tokenizer::create(ranks, "\\S+", {{"<|bos|>", 257}}, "test");
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  const int64_t T = 4, V = 258;
+  std::vector<float> logits(T * V, 0.0f); // [T, V]: uniform rows...
+  logits[1 * V + 256] = 2.0f;             // ...but row 1 favours "ab"
+  const int32_t targets[T] = {'a', 256, 257, -1};
+  ByteCount count;
+  countBitsPerByte(logits.data(), targets, T, V, *tok, count);
+  // Row 0: ln V nats for 1 byte; row 1: ln(V - 1 + e^2) - 2 nats for 2 bytes;
+  // the special token and the ignored target count nothing.
+  double row1 = std::log(double(V - 1) + std::exp(2.0)) - 2.0;
+  EXPECT_EQ(count.bytes, 3);
+  EXPECT_NEAR(count.nats, std::log(double(V)) + row1, 1e-9);
+  EXPECT_NEAR(count.bitsPerByte(),
+              (std::log(double(V)) + row1) / (std::log(2.0) * 3), 1e-12);
 }
 
 } // namespace
