@@ -5,8 +5,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #if !defined(__x86_64__)
 #error "the SIMT emulator's fiber switch is written for x86-64"
@@ -198,10 +205,84 @@ Worker &workerFor(int numThreads, size_t sharedBytes) {
   return worker;
 }
 
+/// A device allocation: a mapping whose last page is the guard.
+struct Allocation {
+  char *user;    // what allocateDevice returned
+  size_t bytes;  // asked for
+  size_t length; // of the mapping, guard page included
+  std::string what;
+};
+
+std::mutex allocationsMutex;
+std::map<uintptr_t, Allocation> allocations; // by the mapping's address
+
+size_t pageBytes() {
+  static const size_t bytes = size_t(sysconf(_SC_PAGESIZE));
+  return bytes;
+}
+
+/// Reports a segmentation fault in a kernel, or in a device allocation's
+/// guard page, and aborts; any other fault crashes as it would without us.
+/// Runs on the faulting fiber's stack, so `running` is the faulting block.
+void onFault(int, siginfo_t *info, void *) {
+  const auto address = reinterpret_cast<uintptr_t>(info->si_addr);
+  char allocation[320] = "";
+  if (allocationsMutex.try_lock()) { // not if the host faulted holding it
+    auto it = allocations.upper_bound(address);
+    if (it != allocations.begin()) {
+      --it;
+      const Allocation &a = it->second;
+      const auto end = reinterpret_cast<uintptr_t>(a.user) + a.bytes;
+      if (address < it->first + a.length && address >= end)
+        std::snprintf(allocation, sizeof(allocation),
+                      " (%zu bytes past the end of the %zu-byte device "
+                      "allocation '%s')",
+                      size_t(address - end), a.bytes, a.what.c_str());
+    }
+    allocationsMutex.unlock();
+  }
+  char message[768];
+  int length;
+  if (running && running->current >= 0) {
+    const Worker &w = *running;
+    const dim3 &thread = w.fibers[w.current].index;
+    length = std::snprintf(
+        message, sizeof(message),
+        "simt: kernel '%s' block (%u,%u,%u) thread (%u,%u,%u): invalid "
+        "memory access at %p%s\n",
+        w.name, w.block.x, w.block.y, w.block.z, thread.x, thread.y, thread.z,
+        info->si_addr, allocation);
+  } else if (allocation[0]) {
+    length = std::snprintf(message, sizeof(message),
+                           "simt: invalid memory access at %p%s outside any "
+                           "kernel\n",
+                           info->si_addr, allocation);
+  } else {
+    signal(SIGSEGV, SIG_DFL); // returning re-runs the access: a plain crash
+    return;
+  }
+  [[maybe_unused]] ssize_t written =
+      write(STDERR_FILENO, message,
+            size_t(std::min(length, int(sizeof(message)) - 1)));
+  std::abort();
+}
+
+void installFaultHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action = {};
+    action.sa_sigaction = onFault;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, nullptr);
+  });
+}
+
 } // namespace
 
 void launch(const char *name, dim3 grid, dim3 block, size_t sharedBytes,
             const std::function<void()> &body) {
+  installFaultHandler();
   const int numThreads = int(block.x * block.y * block.z);
   if (numThreads <= 0 || numThreads > 1024 || grid.x == 0 || grid.y == 0 ||
       grid.z == 0) {
@@ -288,6 +369,44 @@ void mmaBf16(float d[4], const uint32_t a[4], const uint32_t b[2],
   }
   syncWarp(); // every lane has read the operands before slots are reused
   std::memcpy(d, result, sizeof(result));
+}
+
+void *allocateDevice(size_t bytes, const char *what) {
+  installFaultHandler();
+  const size_t page = pageBytes();
+  const size_t padded = (bytes + 15) / 16 * 16; // the kernels' float4 alignment
+  const size_t data = std::max((padded + page - 1) / page * page, page);
+  void *mapping = mmap(nullptr, data + page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapping == MAP_FAILED)
+    return nullptr;
+  char *base = static_cast<char *>(mapping);
+  if (mprotect(base + data, page, PROT_NONE) != 0) {
+    munmap(mapping, data + page);
+    return nullptr;
+  }
+  char *user = base + data - padded;
+  std::memset(user, 0xff, padded); // NaN poison
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  allocations.emplace(reinterpret_cast<uintptr_t>(base),
+                      Allocation{user, bytes, data + page, what});
+  return user;
+}
+
+void freeDevice(void *pointer) {
+  if (!pointer)
+    return;
+  std::lock_guard<std::mutex> lock(allocationsMutex);
+  auto it = allocations.upper_bound(reinterpret_cast<uintptr_t>(pointer));
+  if (it == allocations.begin() || (--it)->second.user != pointer) {
+    std::fprintf(stderr,
+                 "simt: freeing %p, which is not a device "
+                 "allocation\n",
+                 pointer);
+    std::abort();
+  }
+  munmap(reinterpret_cast<void *>(it->first), it->second.length);
+  allocations.erase(it);
 }
 
 float atomicAddFloat(float *address, float value) {

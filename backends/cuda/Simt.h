@@ -7,13 +7,14 @@
 // Blocks of a grid are spread over OpenMP threads, so `__shared__` memory is
 // `static thread_local`: one copy per OS thread, reused block after block.
 //
-// What it checks, like a sanitizer would on a GPU: a barrier that not every
-// live thread of a block reaches (or warps stuck at different rendezvous)
-// aborts naming the kernel and the block; dynamic shared memory is filled
-// with NaN bytes before every block, so reading it before writing it shows;
-// threads run in ascending order in some blocks and rounds and descending in
-// the others, so a missing barrier between a write and another thread's read
-// shows in either direction.
+// What it checks, like a sanitizer would on a GPU (docs/CUDA.md lists it
+// all): a barrier that not every live thread of a block reaches (or warps
+// stuck at different rendezvous) aborts naming the kernel and the block;
+// device memory ends at a guard page, so an access past its end aborts
+// naming the kernel; dynamic shared memory is filled with NaN bytes before
+// every block, so reading it before writing it shows; threads run in ascending
+// order in some blocks and rounds and descending in the others, so a missing
+// barrier between a write and another thread's read shows in either direction.
 //
 // Never included by nvcc: backends/cuda/Cuda.h picks this or the real CUDA
 // headers.
@@ -111,6 +112,14 @@ template <typename T, typename Source> T exchange(T value, Source source) {
 /// 32-bit register is the lower column (A) or row (B).
 void mmaBf16(float d[4], const uint32_t a[4], const uint32_t b[2],
              const float c[4]);
+
+/// Emulated device memory: `bytes` bytes, 16-byte aligned, filled with NaN
+/// bytes and placed so that its end, rounded up to 16 bytes, touches an
+/// inaccessible guard page. A kernel that reads or writes past the end
+/// aborts naming the kernel, its block and thread, and the allocation
+/// (`what`). Released with freeDevice.
+void *allocateDevice(size_t bytes, const char *what);
+void freeDevice(void *pointer);
 
 /// atomicAdd for the emulator: blocks run concurrently on OpenMP threads.
 float atomicAddFloat(float *address, float value);

@@ -258,6 +258,53 @@ TEST(EmulatedDeviceDeathTest, AllocationDuringCaptureFails) {
       "an allocation while a CUDA graph is being captured");
 }
 
+__global__ void copyKernel(const float *in, float *out, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i <= n) // one past the end: the bug
+    out[i] = in[i];
+}
+
+TEST(EmulatedDeviceDeathTest, ReadPastTheEndOfAnAllocationAborts) {
+  // 100 floats end on a 16-byte boundary, so the allocation's end is the
+  // guard page itself.
+  const int n = 100;
+  float *in = static_cast<float *>(deviceAlloc(n * sizeof(float), "in"));
+  float *out = static_cast<float *>(deviceAlloc(2 * n * sizeof(float), "out"));
+  EXPECT_DEATH(
+      launch("copyPastEnd", copyKernel, dim3(1), dim3(128), 0, in, out, n),
+      "kernel 'copyPastEnd' block \\(0,0,0\\) thread "
+      "\\(100,0,0\\): invalid memory access at .* \\(0 bytes past "
+      "the end of the 400-byte device allocation 'in'\\)");
+  deviceFree(in);
+  deviceFree(out);
+}
+
+TEST(EmulatedDeviceDeathTest, WritePastTheEndOfAnAllocationAborts) {
+  const int n = 100;
+  float *in = static_cast<float *>(deviceAlloc(2 * n * sizeof(float), "in"));
+  float *out = static_cast<float *>(deviceAlloc(n * sizeof(float), "out"));
+  fillZero(in, 2 * n * sizeof(float));
+  EXPECT_DEATH(
+      launch("copyPastEnd", copyKernel, dim3(1), dim3(128), 0, in, out, n),
+      "kernel 'copyPastEnd' .*: invalid memory access .*device "
+      "allocation 'out'");
+  deviceFree(in);
+  deviceFree(out);
+}
+
+TEST(EmulatedDevice, AllocationsAreAlignedForFloat4AndEndAtTheGuard) {
+  // Sizes that are not a multiple of 16 bytes keep the float4 alignment the
+  // kernels rely on: the guard starts at the end rounded up to 16 bytes.
+  for (size_t bytes : {size_t(1), size_t(12), size_t(16), size_t(4100)}) {
+    auto *p = static_cast<unsigned char *>(deviceAlloc(bytes, "x"));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 16, 0u) << bytes;
+    p[bytes - 1] = 1; // the last byte is writable
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p + bytes + 15) / 16 * 16 % 4096, 0u)
+        << bytes;
+    deviceFree(p);
+  }
+}
+
 TEST(EmulatedDevice, AllocationsArePoisoned) {
   float *x = static_cast<float *>(deviceAlloc(8 * sizeof(float), "x"));
   std::vector<float> host(8);
