@@ -64,14 +64,39 @@ struct Fiber {
 /// attention row block's accumulators) on it.
 constexpr size_t kStackBytes = 96 * 1024;
 
+/// Bytes of canary before and after every shared array: 0xff bytes (the NaN
+/// poison, so that a read past an array's end sees NaNs too) that must still
+/// be 0xff when the block exits.
+constexpr size_t kCanaryBytes = 64;
+
+/// The static shared memory a block may declare, as on every CUDA GPU.
+constexpr size_t kStaticSharedBytes = 48 * 1024;
+
+/// The most static shared arrays a block may declare.
+constexpr size_t kMaxStaticArrays = 64;
+
+/// A static shared array of the running block.
+struct StaticArray {
+  const void *site; // the declaration
+  const char *name;
+  size_t offset, bytes; // in Worker::staticShared
+};
+
 /// What one OS thread needs to run blocks: fibers and stacks are reused from
 /// block to block and launch to launch.
 struct Worker {
   std::vector<Fiber> fibers;
   std::unique_ptr<char[]> stacks;
-  size_t stackCapacity = 0; // fibers the stacks can hold
-  std::vector<unsigned char> shared;
-  void *scheduler; // the OS thread's stack pointer while a fiber runs
+  size_t stackCapacity = 0;          // fibers the stacks can hold
+  std::vector<unsigned char> shared; // dynamic, then a canary
+  size_t sharedBytes = 0;
+  // The static shared arrays, each between canaries.
+  std::unique_ptr<unsigned char[]> staticShared{
+      new unsigned char[kStaticSharedBytes +
+                        (kMaxStaticArrays + 1) * (kCanaryBytes + 16)]};
+  std::vector<StaticArray> staticArrays;
+  size_t staticEnd = 0; // of the last array's canary
+  void *scheduler;      // the OS thread's stack pointer while a fiber runs
   int current = -1;
   int numThreads = 0;
   const char *name = "";
@@ -143,9 +168,48 @@ bool releaseWarps(Worker &w) {
   return released;
 }
 
+/// Whether the canary at `bytes[0, kCanaryBytes)` is intact.
+bool canaryIntact(const unsigned char *bytes) {
+  for (size_t i = 0; i < kCanaryBytes; ++i)
+    if (bytes[i] != 0xff)
+      return false;
+  return true;
+}
+
+/// Aborts if a thread of the block wrote outside its shared arrays.
+void checkCanaries(const Worker &w) {
+  char what[256];
+  if (!canaryIntact(w.shared.data() + w.sharedBytes)) {
+    std::snprintf(what, sizeof(what),
+                  "a write past the end of the %zu bytes of dynamic shared "
+                  "memory",
+                  w.sharedBytes);
+    fail(w, what);
+  }
+  for (size_t i = 0; i < w.staticArrays.size(); ++i) {
+    const StaticArray &array = w.staticArrays[i];
+    const unsigned char *base = w.staticShared.get();
+    if (i == 0 && !canaryIntact(base)) {
+      std::snprintf(what, sizeof(what),
+                    "a write before the start of static shared array '%s'",
+                    array.name);
+      fail(w, what);
+    }
+    if (!canaryIntact(base + array.offset + array.bytes)) {
+      std::snprintf(what, sizeof(what),
+                    "a write past the end of static shared array '%s' (%zu "
+                    "bytes)",
+                    array.name, array.bytes);
+      fail(w, what);
+    }
+  }
+}
+
 void runBlock(Worker &w) {
-  if (!w.shared.empty())
-    std::memset(w.shared.data(), 0xff, w.shared.size()); // NaN poison
+  std::memset(w.shared.data(), 0xff, w.shared.size()); // NaN poison, canary
+  w.staticArrays.clear();
+  w.staticEnd = kCanaryBytes;
+  std::memset(w.staticShared.get(), 0xff, kCanaryBytes);
   for (int i = 0; i < w.numThreads; ++i) {
     Fiber &fiber = w.fibers[i];
     fiber.state = State::Running;
@@ -175,8 +239,10 @@ void runBlock(Worker &w) {
       done += w.fibers[i].state == State::Done;
       atBarrier += w.fibers[i].state == State::AtBarrier;
     }
-    if (done == w.numThreads)
+    if (done == w.numThreads) {
+      checkCanaries(w);
       return;
+    }
     if (atBarrier + done == w.numThreads) {
       if (done > 0)
         fail(w, "__syncthreads was reached while other threads of the block "
@@ -200,7 +266,8 @@ Worker &workerFor(int numThreads, size_t sharedBytes) {
   }
   if (worker.fibers.size() < size_t(numThreads))
     worker.fibers.resize(numThreads);
-  worker.shared.resize(sharedBytes);
+  worker.shared.resize(sharedBytes + kCanaryBytes);
+  worker.sharedBytes = sharedBytes;
   worker.numThreads = numThreads;
   return worker;
 }
@@ -314,6 +381,31 @@ const dim3 &blockIndex() { return running->block; }
 const dim3 &blockDimensions() { return running->blockDims; }
 const dim3 &gridDimensions() { return running->gridDims; }
 void *dynamicShared() { return running->shared.data(); }
+
+void *staticShared(const void *site, const char *name, size_t bytes) {
+  Worker &w = *running;
+  for (const StaticArray &array : w.staticArrays)
+    if (array.site == site)
+      return w.staticShared.get() + array.offset;
+  size_t total = bytes;
+  for (const StaticArray &array : w.staticArrays)
+    total += array.bytes;
+  if (total > kStaticSharedBytes || w.staticArrays.size() == kMaxStaticArrays) {
+    char what[160];
+    std::snprintf(what, sizeof(what),
+                  "static shared array '%s' makes the block's static shared "
+                  "memory %zu bytes (at most %zu in %zu arrays)",
+                  name, total, kStaticSharedBytes, kMaxStaticArrays);
+    fail(w, what);
+  }
+  const size_t offset = (w.staticEnd + 15) / 16 * 16;
+  w.staticArrays.push_back({site, name, offset, bytes});
+  // NaN poison for the array, 0xff for its canary.
+  std::memset(w.staticShared.get() + w.staticEnd, 0xff,
+              offset - w.staticEnd + bytes + kCanaryBytes);
+  w.staticEnd = offset + bytes + kCanaryBytes;
+  return w.staticShared.get() + offset;
+}
 
 void syncBlock() { suspend(State::AtBarrier); }
 void syncWarp() { suspend(State::AtWarp); }

@@ -4,8 +4,8 @@
 // kernels in backends/cuda/kernels. Every CUDA thread of a block is a fiber
 // with its own stack; a block's fibers run on one OS thread until each
 // reaches a rendezvous (__syncthreads, a warp shuffle, an mma) or returns.
-// Blocks of a grid are spread over OpenMP threads, so `__shared__` memory is
-// `static thread_local`: one copy per OS thread, reused block after block.
+// Blocks of a grid are spread over OpenMP threads, each with its own shared
+// memory, reused block after block.
 //
 // What it checks, like a sanitizer would on a GPU (docs/CUDA.md lists it
 // all): a barrier that not every live thread of a block reaches (or warps
@@ -76,6 +76,12 @@ const dim3 &blockDimensions();
 const dim3 &gridDimensions();
 void *dynamicShared();
 
+/// The running block's static shared array declared at `site` (one per
+/// declaration), `bytes` long and 16-byte aligned: allocated, filled with NaN
+/// bytes and fenced by canaries on the block's first call, the same memory
+/// for every later call of the block.
+void *staticShared(const void *site, const char *name, size_t bytes);
+
 /// Waits until every live thread of the block is here.
 void syncBlock();
 
@@ -138,7 +144,10 @@ int atomicAddInt(int *address, int value);
 #define __host__
 #define __forceinline__ inline
 #define __restrict__ __restrict
-#define __shared__ static thread_local
+// Static shared memory goes through GPTC_SHARED_ARRAY (Cuda.h), which the
+// emulator poisons and fences for every block.
+#define __shared__                                                             \
+  static_assert(false, "declare shared arrays with GPTC_SHARED_ARRAY");
 #define __launch_bounds__(...)
 
 inline void __syncthreads() { ::gptc::simt::syncBlock(); }
