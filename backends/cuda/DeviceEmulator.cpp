@@ -1,7 +1,9 @@
 //===- DeviceEmulator.cpp - Device.h on the host, kernels on the emulator -===//
 //
 // "Device memory" is host memory filled with NaN bytes when allocated, so a
-// kernel that reads what nobody wrote produces NaNs that the tests see.
+// kernel that reads what nobody wrote produces NaNs that the tests see, and
+// ending at a guard page, so a kernel that reads or writes past the end
+// aborts naming itself (gptc::simt::allocateDevice).
 // Launches run on the SIMT emulator in order, which is what one CUDA stream
 // guarantees. While a graph is captured, launches, device-to-device copies
 // and fills are recorded, and a copy to or from the host is an error, as
@@ -29,8 +31,6 @@ using Recording = std::vector<std::function<void()>>;
 
 /// The graph being captured, or null.
 Recording *capturing = nullptr;
-
-constexpr size_t kAlignment = 256;
 
 [[noreturn]] void failDuringCapture(const char *what) {
   std::fprintf(stderr,
@@ -64,9 +64,7 @@ std::string deviceDescription() {
 void *deviceAlloc(size_t bytes, const char *what) {
   if (capturing)
     failDuringCapture("an allocation");
-  size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void *pointer =
-      std::aligned_alloc(kAlignment, rounded ? rounded : kAlignment);
+  void *pointer = simt::allocateDevice(bytes, what);
   if (!pointer) {
     std::fprintf(stderr,
                  "error: out of (emulated) device memory allocating "
@@ -74,14 +72,13 @@ void *deviceAlloc(size_t bytes, const char *what) {
                  bytes, what);
     std::exit(1);
   }
-  std::memset(pointer, 0xff, rounded); // NaN poison
   return pointer;
 }
 
 void deviceFree(void *pointer) {
   if (capturing)
     failDuringCapture("freeing device memory");
-  std::free(pointer);
+  simt::freeDevice(pointer);
 }
 
 void copyToDevice(void *device, const void *host, size_t bytes) {

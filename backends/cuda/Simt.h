@@ -4,16 +4,17 @@
 // kernels in backends/cuda/kernels. Every CUDA thread of a block is a fiber
 // with its own stack; a block's fibers run on one OS thread until each
 // reaches a rendezvous (__syncthreads, a warp shuffle, an mma) or returns.
-// Blocks of a grid are spread over OpenMP threads, so `__shared__` memory is
-// `static thread_local`: one copy per OS thread, reused block after block.
+// Blocks of a grid are spread over OpenMP threads, each with its own shared
+// memory, reused block after block.
 //
-// What it checks, like a sanitizer would on a GPU: a barrier that not every
-// live thread of a block reaches (or warps stuck at different rendezvous)
-// aborts naming the kernel and the block; dynamic shared memory is filled
-// with NaN bytes before every block, so reading it before writing it shows;
-// threads run in ascending order in some blocks and rounds and descending in
-// the others, so a missing barrier between a write and another thread's read
-// shows in either direction.
+// What it checks, like a sanitizer would on a GPU (docs/CUDA.md lists it
+// all): a barrier that not every live thread of a block reaches (or warps
+// stuck at different rendezvous) aborts naming the kernel and the block;
+// device memory ends at a guard page, so an access past its end aborts
+// naming the kernel; dynamic shared memory is filled with NaN bytes before
+// every block, so reading it before writing it shows; threads run in ascending
+// order in some blocks and rounds and descending in the others, so a missing
+// barrier between a write and another thread's read shows in either direction.
 //
 // Never included by nvcc: backends/cuda/Cuda.h picks this or the real CUDA
 // headers.
@@ -75,6 +76,12 @@ const dim3 &blockDimensions();
 const dim3 &gridDimensions();
 void *dynamicShared();
 
+/// The running block's static shared array declared at `site` (one per
+/// declaration), `bytes` long and 16-byte aligned: allocated, filled with NaN
+/// bytes and fenced by canaries on the block's first call, the same memory
+/// for every later call of the block.
+void *staticShared(const void *site, const char *name, size_t bytes);
+
 /// Waits until every live thread of the block is here.
 void syncBlock();
 
@@ -112,6 +119,14 @@ template <typename T, typename Source> T exchange(T value, Source source) {
 void mmaBf16(float d[4], const uint32_t a[4], const uint32_t b[2],
              const float c[4]);
 
+/// Emulated device memory: `bytes` bytes, 16-byte aligned, filled with NaN
+/// bytes and placed so that its end, rounded up to 16 bytes, touches an
+/// inaccessible guard page. A kernel that reads or writes past the end
+/// aborts naming the kernel, its block and thread, and the allocation
+/// (`what`). Released with freeDevice.
+void *allocateDevice(size_t bytes, const char *what);
+void freeDevice(void *pointer);
+
 /// atomicAdd for the emulator: blocks run concurrently on OpenMP threads.
 float atomicAddFloat(float *address, float value);
 int atomicAddInt(int *address, int value);
@@ -129,7 +144,10 @@ int atomicAddInt(int *address, int value);
 #define __host__
 #define __forceinline__ inline
 #define __restrict__ __restrict
-#define __shared__ static thread_local
+// Static shared memory goes through GPTC_SHARED_ARRAY (Cuda.h), which the
+// emulator poisons and fences for every block.
+#define __shared__                                                             \
+  static_assert(false, "declare shared arrays with GPTC_SHARED_ARRAY");
 #define __launch_bounds__(...)
 
 inline void __syncthreads() { ::gptc::simt::syncBlock(); }

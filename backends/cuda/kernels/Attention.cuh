@@ -50,9 +50,9 @@ __global__ void __launch_bounds__(kAttentionThreads, 1)
   constexpr int KeyTile = forwardKeyTile(D);
   static_assert(D % 16 == 0 && KeyTile % 16 == 0, "whole mma k steps");
   static_assert(QueryTile % KeyTile == 0, "key tiles end where query tiles do");
-  alignas(16) __shared__ uint16_t queryTile[QueryTile * tileStride(D)];
-  alignas(16) __shared__ uint16_t keyTile[KeyTile * tileStride(D)];
-  alignas(16) __shared__ uint16_t valueTile[KeyTile * tileStride(D)];
+  alignas(16) GPTC_SHARED_ARRAY(uint16_t, queryTile, QueryTile * tileStride(D));
+  alignas(16) GPTC_SHARED_ARRAY(uint16_t, keyTile, KeyTile * tileStride(D));
+  alignas(16) GPTC_SHARED_ARRAY(uint16_t, valueTile, KeyTile * tileStride(D));
 
   const int b = blockIdx.x / H, h = blockIdx.x % H;
   const int kvHead = kvHeadOf(h, H, Hkv);

@@ -96,14 +96,15 @@ __global__ void __launch_bounds__(kAttentionThreads, 1)
   static_assert(kAttentionWarps % RowGroups == 0 &&
                     (D / 8) % WarpsPerRowGroup == 0,
                 "dQ's tile splits evenly between the warps");
-  alignas(16) __shared__ uint16_t keyTile[KeyTile * tileStride(D)];
-  alignas(16) __shared__ uint16_t valueTile[KeyTile * tileStride(D)];
-  alignas(16) __shared__ uint16_t queryTile[QueryTile * tileStride(D)];
-  alignas(16) __shared__ uint16_t outGradTile[QueryTile * tileStride(D)];
+  alignas(16) GPTC_SHARED_ARRAY(uint16_t, keyTile, KeyTile * tileStride(D));
+  alignas(16) GPTC_SHARED_ARRAY(uint16_t, valueTile, KeyTile * tileStride(D));
+  alignas(16) GPTC_SHARED_ARRAY(uint16_t, queryTile, QueryTile * tileStride(D));
   alignas(16)
-      __shared__ uint16_t scoreGradTile[QueryTile * tileStride(KeyTile)];
-  __shared__ float lseTile[QueryTile];   // lse·log2e, +inf past T
-  __shared__ float deltaTile[QueryTile]; // Δ, 0 past T
+      GPTC_SHARED_ARRAY(uint16_t, outGradTile, QueryTile * tileStride(D));
+  alignas(16) GPTC_SHARED_ARRAY(uint16_t, scoreGradTile,
+                                QueryTile * tileStride(KeyTile));
+  GPTC_SHARED_ARRAY(float, lseTile, QueryTile);   // lse·log2e, +inf past T
+  GPTC_SHARED_ARRAY(float, deltaTile, QueryTile); // Δ, 0 past T
 
   const int b = blockIdx.x / Hkv, kvHead = blockIdx.x % Hkv;
   const int firstKey = blockIdx.y * KeyTile;

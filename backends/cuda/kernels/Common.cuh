@@ -96,7 +96,7 @@ __device__ __forceinline__ int lowestSetBit(uint32_t bits) {
 /// The sum of `value` over the block, in every thread. The order of the
 /// additions is fixed by the block size, so the result is reproducible.
 template <typename T> __device__ T blockSum(T value) {
-  __shared__ T partials[kWarpSize];
+  GPTC_SHARED_ARRAY(T, partials, kWarpSize);
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
   const int warps = blockDim.x / kWarpSize;
   value = warpSum(value);

@@ -76,8 +76,8 @@ __device__ __forceinline__ LogSumExp warpLogSumExp(LogSumExp state) {
 
 /// The merge of every thread's `state`, in every thread of the block.
 inline __device__ LogSumExp blockLogSumExp(LogSumExp state) {
-  __shared__ float maxes[kWarpSize];
-  __shared__ double sums[kWarpSize];
+  GPTC_SHARED_ARRAY(float, maxes, kWarpSize);
+  GPTC_SHARED_ARRAY(double, sums, kWarpSize);
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
   state = warpLogSumExp(state);
   if (lane == 0) {

@@ -50,7 +50,7 @@ TEST(Simt, WarpShufflesMoveValuesBetweenLanes) {
 /// Each block sums its slice through shared memory in log2(256) barrier
 /// steps; a barrier that let a thread run ahead would read stale partials.
 __global__ void blockSumKernel(const float *x, float *sums, int n) {
-  __shared__ float partial[256];
+  GPTC_SHARED_ARRAY(float, partial, 256);
   const int begin = blockIdx.x * n;
   float sum = 0.0f;
   for (int i = threadIdx.x; i < n; i += blockDim.x)
@@ -159,10 +159,60 @@ TEST(Simt, DynamicSharedMemoryStartsAsNaN) {
     EXPECT_TRUE(std::isnan(x));
 }
 
+/// Block 0 fills its static shared array; every block then reads it.
+__global__ void staleSharedKernel(float *out) {
+  GPTC_SHARED_ARRAY(float, values, 32);
+  if (blockIdx.x == 0)
+    values[threadIdx.x] = 1.0f;
+  out[blockIdx.x * 32 + threadIdx.x] = values[threadIdx.x];
+}
+
+TEST(Simt, StaticSharedMemoryStartsAsNaNInEveryBlock) {
+  // Unpoisoned, block 1 would read block 0's values (when the two run on
+  // one OS thread, as two blocks may on one SM) or zeros.
+  std::vector<float> out(64, 0.0f);
+  launch("staleShared", staleSharedKernel, dim3(2), dim3(32), 0, out.data());
+  for (int i = 0; i < 32; ++i) {
+    EXPECT_EQ(out[i], 1.0f) << i;
+    EXPECT_TRUE(std::isnan(out[32 + i])) << i;
+  }
+}
+
+/// Writes one element past the end of the first of two shared arrays.
+__global__ void sharedOverflowKernel(float *out) {
+  GPTC_SHARED_ARRAY(float, first, 32);
+  GPTC_SHARED_ARRAY(float, second, 32);
+  first[threadIdx.x + 1] = 1.0f; // thread 31 writes first[32]: the bug
+  second[threadIdx.x] = 2.0f;
+  __syncthreads();
+  out[threadIdx.x] = first[threadIdx.x] + second[threadIdx.x];
+}
+
+TEST(SimtDeathTest, WritePastAStaticSharedArrayAborts) {
+  std::vector<float> out(32);
+  EXPECT_DEATH(launch("sharedOverflow", sharedOverflowKernel, dim3(1), dim3(32),
+                      0, out.data()),
+               "kernel 'sharedOverflow' block \\(0,0,0\\): a write past the "
+               "end of static shared array 'first' \\(128 bytes\\)");
+}
+
+__global__ void dynamicOverflowKernel(float *out) {
+  float *values = dynamicShared<float>();
+  values[threadIdx.x + 1] = out[threadIdx.x]; // thread 31 writes values[32]
+}
+
+TEST(SimtDeathTest, WritePastDynamicSharedMemoryAborts) {
+  std::vector<float> out(32, 1.0f);
+  EXPECT_DEATH(launch("dynamicOverflow", dynamicOverflowKernel, dim3(1),
+                      dim3(32), 32 * sizeof(float), out.data()),
+               "kernel 'dynamicOverflow' block \\(0,0,0\\): a write past "
+               "the end of the 128 bytes of dynamic shared memory");
+}
+
 /// Reads the neighbouring thread's shared slot without the __syncthreads
 /// that would make its write visible: a race.
 __global__ void missingBarrierKernel(int *out) {
-  __shared__ int slots[64];
+  GPTC_SHARED_ARRAY(int, slots, 64);
   slots[threadIdx.x] = int(blockIdx.x * 1000 + threadIdx.x);
   out[blockIdx.x * 64 + threadIdx.x] =
       threadIdx.x > 0 ? slots[threadIdx.x - 1] : -1;
@@ -256,6 +306,53 @@ TEST(EmulatedDeviceDeathTest, AllocationDuringCaptureFails) {
         deviceAlloc(64, "x");
       },
       "an allocation while a CUDA graph is being captured");
+}
+
+__global__ void copyKernel(const float *in, float *out, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i <= n) // one past the end: the bug
+    out[i] = in[i];
+}
+
+TEST(EmulatedDeviceDeathTest, ReadPastTheEndOfAnAllocationAborts) {
+  // 100 floats end on a 16-byte boundary, so the allocation's end is the
+  // guard page itself.
+  const int n = 100;
+  float *in = static_cast<float *>(deviceAlloc(n * sizeof(float), "in"));
+  float *out = static_cast<float *>(deviceAlloc(2 * n * sizeof(float), "out"));
+  EXPECT_DEATH(
+      launch("copyPastEnd", copyKernel, dim3(1), dim3(128), 0, in, out, n),
+      "kernel 'copyPastEnd' block \\(0,0,0\\) thread "
+      "\\(100,0,0\\): invalid memory access at .* \\(0 bytes past "
+      "the end of the 400-byte device allocation 'in'\\)");
+  deviceFree(in);
+  deviceFree(out);
+}
+
+TEST(EmulatedDeviceDeathTest, WritePastTheEndOfAnAllocationAborts) {
+  const int n = 100;
+  float *in = static_cast<float *>(deviceAlloc(2 * n * sizeof(float), "in"));
+  float *out = static_cast<float *>(deviceAlloc(n * sizeof(float), "out"));
+  fillZero(in, 2 * n * sizeof(float));
+  EXPECT_DEATH(
+      launch("copyPastEnd", copyKernel, dim3(1), dim3(128), 0, in, out, n),
+      "kernel 'copyPastEnd' .*: invalid memory access .*device "
+      "allocation 'out'");
+  deviceFree(in);
+  deviceFree(out);
+}
+
+TEST(EmulatedDevice, AllocationsAreAlignedForFloat4AndEndAtTheGuard) {
+  // Sizes that are not a multiple of 16 bytes keep the float4 alignment the
+  // kernels rely on: the guard starts at the end rounded up to 16 bytes.
+  for (size_t bytes : {size_t(1), size_t(12), size_t(16), size_t(4100)}) {
+    auto *p = static_cast<unsigned char *>(deviceAlloc(bytes, "x"));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 16, 0u) << bytes;
+    p[bytes - 1] = 1; // the last byte is writable
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p + bytes + 15) / 16 * 16 % 4096, 0u)
+        << bytes;
+    deviceFree(p);
+  }
 }
 
 TEST(EmulatedDevice, AllocationsArePoisoned) {
