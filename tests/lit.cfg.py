@@ -40,18 +40,23 @@ if shutil.which("mpirun"):
     config.substitutions.append(
         ("%mpirun", "mpirun --oversubscribe "
                     "--mca btl_vader_single_copy_mechanism none"))
-# netns: network namespaces can be made here (root with CAP_SYS_ADMIN and
-# iproute2), for the test of two hosts over TCP.
+# netns: network namespaces can be made and entered here (root with
+# CAP_SYS_ADMIN and iproute2; `ip netns exec` also needs to remount /sys,
+# which a chroot may refuse), for the test of two hosts over TCP.
 probe = "gptc-lit-probe-%d" % os.getpid()
-made = shutil.which("ip") and subprocess.run(
-    ["ip", "netns", "add", probe], capture_output=True)
-if made and made.returncode == 0:
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+probed = None
+if shutil.which("ip"):
+    probed = subprocess.run(["ip", "netns", "add", probe], capture_output=True)
+    if probed.returncode == 0:
+        probed = subprocess.run(["ip", "netns", "exec", probe, "true"],
+                                capture_output=True)
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+if probed and probed.returncode == 0:
     config.available_features.add("netns")
 else:
-    reason = made.stderr.decode().strip() if made else "no 'ip' command"
+    reason = probed.stderr.decode().strip() if probed else "no 'ip' command"
     lit_config.note("the two-host data-parallel test is skipped: cannot "
-                    "create a network namespace (%s)" % reason)
+                    "create or enter a network namespace (%s)" % reason)
 config.substitutions.append(("%gptc_src_root", config.gptc_src_root))
 # Long prompts for the decode tests (lit has no loops).
 config.substitutions.append(("%{long60}", "x" * 60))
