@@ -346,18 +346,6 @@ std::optional<int64_t> KernelOp::getDim(StringRef name) {
   return std::nullopt;
 }
 
-/// The C++ element type of a kernel's buffer of `type`'s elements.
-static StringRef cppElementOf(Type type) {
-  auto element = cast<MemRefType>(type).getElementType();
-  if (element.isF32())
-    return "float";
-  if (element.isInteger(32))
-    return "int32_t";
-  if (element.isBF16())
-    return "uint16_t";
-  return "";
-}
-
 LogicalResult KernelOp::verify() {
   const KernelSignature *signature = lookupKernel(getCallee());
   if (!signature)
@@ -371,7 +359,8 @@ LogicalResult KernelOp::verify() {
              << getCallee() << "' takes " << params.size() << " " << what
              << " buffers, got " << buffers.size();
     for (auto [buffer, param] : llvm::zip(buffers, params))
-      if (cppElementOf(buffer.getType()) != param->elementType)
+      if (cppElementType(cast<MemRefType>(buffer.getType()).getElementType()) !=
+          param->elementType)
         return emitOpError("kernel '")
                << getCallee() << "' takes " << what << " '" << param->name
                << "' as " << param->elementType << " elements, got "

@@ -32,6 +32,18 @@ static const KernelSignature kKernels[] = {
 
 ArrayRef<KernelSignature> gptc::getKernelTable() { return kKernels; }
 
+StringRef gptc::cppElementType(Type type) {
+  if (type.isF32())
+    return "float";
+  if (type.isBF16()) // C++17 has no bfloat16: the bits
+    return "uint16_t";
+  if (type.isInteger(32))
+    return "int32_t";
+  if (type.isInteger(8))
+    return "char";
+  return "";
+}
+
 const KernelSignature *gptc::lookupKernel(StringRef name) {
   for (const KernelSignature &kernel : kKernels)
     if (kernel.name == name)

@@ -14,6 +14,7 @@
 
 #include "mlir/IR/Attributes.h"
 #include "mlir/IR/Operation.h"
+#include "mlir/IR/Types.h"
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
@@ -47,6 +48,11 @@ struct KernelSignature {
   /// The scalar parameters (F32 and I32), in call order.
   llvm::SmallVector<const KernelParam *> scalars() const;
 };
+
+/// The C++ type that holds an element of a buffer of `type` elements in
+/// generated code and kernel signatures: "float", "int32_t", "uint16_t"
+/// (bfloat16 bits), "char" (bytes); "" for any other type.
+llvm::StringRef cppElementType(mlir::Type type);
 
 /// The kernel called `name`, or null.
 const KernelSignature *lookupKernel(llvm::StringRef name);

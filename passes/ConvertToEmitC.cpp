@@ -89,18 +89,6 @@ static std::string cppShape(ArrayRef<int64_t> shape) {
   return out + "}";
 }
 
-static StringRef cppElementType(Type type) {
-  if (type.isF32())
-    return "float";
-  if (type.isBF16()) // C++17 has no bfloat16: the bits
-    return "uint16_t";
-  if (type.isInteger(32))
-    return "int32_t";
-  if (type.isInteger(8))
-    return "char";
-  return "";
-}
-
 /// The gptc::ElementType (backends/common/Program.h) of a program's buffer
 /// of `type` elements.
 static StringRef elementTypeEnumerator(Type type) {

@@ -33,10 +33,11 @@ struct MemoryPlan {
 MemoryPlan planBuffers(mlir::func::FuncOp func,
                        llvm::ArrayRef<mlir::Value> values, int64_t alignment);
 
-/// The arena of a planned function.
+/// The arena of a planned function, and its packed parameter buffer.
 struct ArenaSize {
   int64_t bytes = 0;      // gptc.arena_bytes
   int64_t lowerBound = 0; // gptc.arena_lower_bound
+  int64_t paramBytes = 0; // gptc.param_bytes
 };
 
 /// The arena gptc-lower-to-kernels and gptc-plan-memory give the

@@ -185,7 +185,9 @@ FailureOr<ArenaSize> gptc::planArena(func::FuncOp func) {
   std::optional<ArenaSize> size;
   if (succeeded(allocs)) {
     MemoryPlan plan = planBuffers(*lowered, *allocs, kBufferAlignment);
-    size = ArenaSize{plan.arenaBytes, plan.lowerBound};
+    size = ArenaSize{
+        plan.arenaBytes, plan.lowerBound,
+        (*lowered)->getAttrOfType<IntegerAttr>(kParamBytesAttrName).getInt()};
   }
   lowered->erase();
   if (!size)

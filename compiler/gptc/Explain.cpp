@@ -108,19 +108,13 @@ static FailureOr<PolicyPlan> planPolicy(StringRef input, int64_t batch,
   plan.lowerBound = stepArena->lowerBound;
   // The training program runs both functions on one arena.
   plan.programArena = std::max(plan.arenaBytes, forwardArena->bytes);
-  // The parameters as gptc-lower-to-kernels packs them: each aligned.
-  for (BlockArgument arg : step.getArguments()) {
-    auto name = step.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                  kParamAttrName);
-    if (!name)
-      continue;
-    auto type = cast<RankedTensorType>(arg.getType());
-    int64_t numel = type.getNumElements();
-    int64_t bytes = numel * int64_t(type.getElementTypeBitWidth() / 8);
-    plan.paramBytes += (bytes + kBufferAlignment - 1) / kBufferAlignment *
-                       kBufferAlignment;
-    plan.params.push_back({name.getValue().str(), numel});
-  }
+  plan.paramBytes = stepArena->paramBytes;
+  for (BlockArgument arg : step.getArguments())
+    if (auto name = step.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                      kParamAttrName))
+      plan.params.push_back(
+          {name.getValue().str(),
+           cast<RankedTensorType>(arg.getType()).getNumElements()});
   return plan;
 }
 
