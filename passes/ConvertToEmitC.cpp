@@ -43,6 +43,8 @@ static std::string unsupportedReason(const Backend &backend, KernelOp kernel) {
   const TargetInfo &target = *backend.target;
   StringRef callee = kernel.getCallee();
   std::optional<int64_t> D = kernel.getDim("D");
+  if (!D)
+    return "";
   // cuDNN plans the training attention itself.
   if (isTrainingAttention(callee) && !backend.cudnnAttention &&
       target.supportsAttentionHeadDim && !target.supportsAttentionHeadDim(*D))
