@@ -10,55 +10,12 @@
 using namespace mlir;
 using namespace gptc;
 
-static constexpr std::pair<Stage, llvm::StringLiteral> kStageNames[] = {
-    {Stage::Graph, "graph"},         {Stage::Fused, "fused"},
-    {Stage::Autodiff, "autodiff"},   {Stage::Recompute, "recompute"},
-    {Stage::Decode, "decode-graph"}, {Stage::Kernels, "kernels"},
-    {Stage::Planned, "planned"},     {Stage::EmitC, "emitc"},
-};
-
-StringRef gptc::modeName(Mode mode) {
-  switch (mode) {
-  case Mode::Forward:
-    return "forward";
-  case Mode::Train:
-    return "train";
-  case Mode::Decode:
-    return "decode";
-  }
-  return "";
-}
-
-std::optional<Mode> gptc::parseMode(StringRef name) {
-  if (name == "forward")
-    return Mode::Forward;
-  if (name == "train")
-    return Mode::Train;
-  if (name == "decode")
-    return Mode::Decode;
-  return std::nullopt;
-}
-
 bool gptc::hasStage(Mode mode, Stage stage) {
   if (stage == Stage::Autodiff || stage == Stage::Recompute)
     return mode == Mode::Train;
   if (stage == Stage::Decode)
     return mode == Mode::Decode;
   return true;
-}
-
-StringRef gptc::stageName(Stage stage) {
-  for (auto [s, name] : kStageNames)
-    if (s == stage)
-      return name;
-  return "";
-}
-
-std::optional<Stage> gptc::parseStage(StringRef name) {
-  for (auto [s, stageNameStr] : kStageNames)
-    if (stageNameStr == name)
-      return s;
-  return std::nullopt;
 }
 
 /// The stages every mode shares, up to the fused graph; true when `last`
@@ -152,33 +109,33 @@ namespace {
 /// gptc-opt's pipeline options; their defaults are PipelineOptions', which
 /// gptc's are too.
 struct PipelineCLOptions : PassPipelineOptions<PipelineCLOptions> {
+  template <typename E> using EnumOption = Option<E, EnumParser<E>>;
   static inline const PipelineOptions defaults{};
-  Option<std::string> target{*this, "target",
-                             llvm::cl::desc("Backend: cpu or cuda"),
-                             llvm::cl::init(defaults.target)};
-  Option<std::string> recompute{
+  EnumOption<Target> target{*this, "target", llvm::cl::desc("Backend"),
+                            llvm::cl::init(defaults.target)};
+  EnumOption<RecomputePolicy> recompute{
       *this, "recompute",
-      llvm::cl::desc("Training: none, minimal, full or auto"),
+      llvm::cl::desc("Training: what to keep of the forward's activations"),
       llvm::cl::init(defaults.recompute)};
   Option<int64_t> memoryBudget{
       *this, "memory-budget",
       llvm::cl::desc("Training, recompute=auto: arena bytes"),
       llvm::cl::init(defaults.memoryBudget)};
-  Option<std::string> precision{
-      *this, "precision", llvm::cl::desc("Matrix products: f32 or bf16 inputs"),
+  EnumOption<FloatFormat> precision{
+      *this, "precision",
+      llvm::cl::desc("Number format of the matrix products' inputs"),
       llvm::cl::init(defaults.precision)};
-  Option<std::string> kvDtype{
-      *this, "kv-dtype",
-      llvm::cl::desc("Decoding: KV-cache element type, f32 or bf16"),
+  EnumOption<FloatFormat> kvDtype{
+      *this, "kv-dtype", llvm::cl::desc("Decoding: KV-cache element type"),
       llvm::cl::init(defaults.kvDtype)};
   Option<int64_t> kvCapacity{
       *this, "kv-capacity",
       llvm::cl::desc("Decoding: KV-cache slots per row (default: the "
                      "model's sequence_len)"),
       llvm::cl::init(defaults.kvCapacity)};
-  Option<std::string> attention{
+  EnumOption<AttentionImpl> attention{
       *this, "attention",
-      llvm::cl::desc("Fused attention: own, or cudnn with target=cuda"),
+      llvm::cl::desc("Fused attention kernels (cudnn: CUDA targets only)"),
       llvm::cl::init(defaults.attention)};
 
   PipelineOptions get() const {

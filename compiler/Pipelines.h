@@ -3,16 +3,15 @@
 #ifndef GPTC_COMPILER_PIPELINES_H
 #define GPTC_COMPILER_PIPELINES_H
 
-#include "mlir/Pass/PassManager.h"
-#include "llvm/ADT/StringRef.h"
+#include "compiler/Targets.h"
+#include "passes/PassOptions.h"
 
-#include <optional>
-#include <string>
+#include "mlir/Pass/PassManager.h"
 
 namespace gptc {
 
-/// The IR stages a pipeline passes through, in order; `gptc --emit=<name>`
-/// stops after one of them.
+/// The IR stages a pipeline passes through, in order; `gptc --emit=` can stop
+/// after each of them.
 enum class Stage {
   Graph,
   Fused,
@@ -27,25 +26,28 @@ enum class Stage {
 /// What a compiled program does: run the forward pass, train, or decode.
 enum class Mode { Forward, Train, Decode };
 
-/// The --mode name of a mode ("forward", "train", "decode"), and back.
-llvm::StringRef modeName(Mode mode);
-std::optional<Mode> parseMode(llvm::StringRef name);
+template <> struct EnumTraits<Mode> {
+  static llvm::ArrayRef<EnumEntry<Mode>> entries() {
+    static constexpr EnumEntry<Mode> kEntries[] = {
+        {Mode::Forward, "forward", "logits (and the loss) of token sequences"},
+        {Mode::Train, "train", "a training program"},
+        {Mode::Decode, "decode", "prefill and one-token steps over a KV cache"},
+    };
+    return kEntries;
+  }
+};
 
 /// Whether `stage` exists in `mode`'s pipeline.
 bool hasStage(Mode mode, Stage stage);
 
-/// The --emit name of a stage ("graph", "fused", ...), and back.
-llvm::StringRef stageName(Stage stage);
-std::optional<Stage> parseStage(llvm::StringRef name);
-
 struct PipelineOptions {
-  std::string target = "cpu";        // backend whose kernels the program calls
-  std::string recompute = "minimal"; // training: none, minimal, full or auto
-  int64_t memoryBudget = 0;          // training, recompute=auto: arena bytes
-  int64_t kvCapacity = 0;            // decoding: slots/row (0: sequence_len)
-  std::string precision = "f32";     // matrix products: f32 or bf16
-  std::string kvDtype = "f32";       // decoding: KV-cache element type
-  std::string attention = "own";     // fused attention: own or cudnn (cuda)
+  Target target = Target::Cpu; // backend whose kernels the program calls
+  RecomputePolicy recompute = kDefaultRecompute; // training
+  int64_t memoryBudget = 0; // training, recompute=auto: arena bytes
+  int64_t kvCapacity = 0;   // decoding: slots/row (0: sequence_len)
+  FloatFormat precision = kDefaultPrecision; // matrix products' inputs
+  FloatFormat kvDtype = kDefaultKVDtype;     // decoding: KV-cache elements
+  AttentionImpl attention = kDefaultAttention; // fused attention kernels
 };
 
 /// Forward pass: tensor graph → fused graph → kernels → planned → EmitC.

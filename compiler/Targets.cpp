@@ -4,18 +4,8 @@
 
 #include "backends/cuda/Limits.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/StringExtras.h"
 
 using namespace gptc;
-
-/// "a, b and c" (or "a, b or c").
-static std::string joinWords(llvm::ArrayRef<std::string> items,
-                             llvm::StringRef last) {
-  if (items.size() <= 1)
-    return items.empty() ? "" : items.front();
-  return llvm::join(items.drop_back(), ", ") + " " + last.str() + " " +
-         items.back();
-}
 
 static std::string describeCudaAttentionHeadDims() {
   return joinWords(llvm::to_vector(llvm::map_range(
@@ -79,13 +69,6 @@ static const TargetInfo kTargets[] = {
 
 llvm::ArrayRef<TargetInfo> gptc::getTargets() { return kTargets; }
 
-const TargetInfo *gptc::lookupTarget(llvm::StringRef name) {
-  for (const TargetInfo &info : kTargets)
-    if (info.name == name)
-      return &info;
-  return nullptr;
-}
-
 const TargetInfo &gptc::getTargetInfo(Target target) {
   for (const TargetInfo &info : kTargets)
     if (info.target == target)
@@ -93,9 +76,10 @@ const TargetInfo &gptc::getTargetInfo(Target target) {
   llvm_unreachable("every target is in the table");
 }
 
-std::string gptc::describeTargetNames() {
-  return joinWords(
-      llvm::to_vector(llvm::map_range(
-          kTargets, [](const TargetInfo &info) { return info.name.str(); })),
-      "or");
+llvm::ArrayRef<EnumEntry<Target>> EnumTraits<Target>::entries() {
+  static const llvm::SmallVector<EnumEntry<Target>> entries = llvm::to_vector(
+      llvm::map_range(kTargets, [](const TargetInfo &info) {
+        return EnumEntry<Target>{info.target, info.name, info.description};
+      }));
+  return entries;
 }

@@ -10,6 +10,7 @@
 #ifndef GPTC_COMPILER_TARGETS_H
 #define GPTC_COMPILER_TARGETS_H
 
+#include "compiler/EnumOption.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -69,13 +70,12 @@ struct TargetInfo {
 /// Every target, the default (cpu) first.
 llvm::ArrayRef<TargetInfo> getTargets();
 
-/// The target called `name`, or null.
-const TargetInfo *lookupTarget(llvm::StringRef name);
-
 const TargetInfo &getTargetInfo(Target target);
 
-/// The targets' names for messages: "cpu, cuda or cuda-emulator".
-std::string describeTargetNames();
+/// --target's spellings: the table's names and descriptions.
+template <> struct EnumTraits<Target> {
+  static llvm::ArrayRef<EnumEntry<Target>> entries();
+};
 
 } // namespace gptc
 

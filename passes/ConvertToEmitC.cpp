@@ -306,23 +306,14 @@ struct ConvertToEmitC : gptc::impl::ConvertToEmitCBase<ConvertToEmitC> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    const TargetInfo *info = lookupTarget(target);
-    if (!info) {
-      module.emitError("unknown target '")
-          << target << "'; expected " << describeTargetNames();
-      return signalPassFailure();
-    }
-    if (attention != "own" && attention != "cudnn") {
-      module.emitError("unknown attention '")
-          << attention << "'; expected own or cudnn";
-      return signalPassFailure();
-    }
-    if (attention == "cudnn" && !info->hasCudnnAttention) {
+    const TargetInfo *info = &getTargetInfo(target);
+    bool cudnn = attention == AttentionImpl::Cudnn;
+    if (cudnn && !info->hasCudnnAttention) {
       module.emitError("attention 'cudnn' needs a CUDA target, not '")
-          << target << "'";
+          << info->name << "'";
       return signalPassFailure();
     }
-    Backend backend{info, attention == "cudnn"};
+    Backend backend{info, cudnn};
     OpBuilder b(module.getBodyRegion());
     b.create<emitc::IncludeOp>(module.getLoc(), info->runtimeHeader, false);
     SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());

@@ -190,13 +190,9 @@ struct MakeDecode : gptc::impl::MakeDecodeBase<MakeDecode> {
                                "sequence_len to default to");
       return signalPassFailure();
     }
-    if (kvDtype != "f32" && kvDtype != "bf16") {
-      getOperation().emitError("unknown KV-cache type '")
-          << kvDtype << "'; expected f32 or bf16";
-      return signalPassFailure();
-    }
     Builder b(&getContext());
-    Type element = kvDtype == "bf16" ? Type(b.getBF16Type()) : b.getF32Type();
+    Type element =
+        kvDtype == FloatFormat::BF16 ? Type(b.getBF16Type()) : b.getF32Type();
     SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
     for (func::FuncOp func : funcs)
       if (!func.isExternal() &&

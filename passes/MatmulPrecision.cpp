@@ -24,12 +24,7 @@ struct MatmulPrecision : gptc::impl::MatmulPrecisionBase<MatmulPrecision> {
   using MatmulPrecisionBase::MatmulPrecisionBase;
 
   void runOnOperation() override {
-    if (precision != "f32" && precision != "bf16") {
-      getOperation().emitError("unknown precision '")
-          << precision << "'; expected f32 or bf16";
-      return signalPassFailure();
-    }
-    StringAttr format = StringAttr::get(&getContext(), precision);
+    StringAttr format = StringAttr::get(&getContext(), enumName(FloatFormat(precision)));
     getOperation().walk([&](Operation *op) {
       TypeSwitch<Operation *>(op)
           .Case<LinearOp, LinearGradOp, LmHeadLossOp, LmHeadLossGradOp>(

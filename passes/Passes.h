@@ -3,6 +3,7 @@
 #ifndef GPTC_PASSES_PASSES_H
 #define GPTC_PASSES_PASSES_H
 
+#include "compiler/Targets.h"
 #include "ir/GptcOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/EmitC/IR/EmitC.h"
@@ -10,6 +11,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Pass/Pass.h"
 #include "passes/KernelABI.h"
+#include "passes/PassOptions.h"
 
 namespace gptc {
 

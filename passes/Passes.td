@@ -146,8 +146,10 @@ def Recompute : Pass<"gptc-recompute", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::gptc::GptcDialect"];
   let options = [
-    Option<"policy", "policy", "std::string", /*default=*/"\"minimal\"",
-           "none, minimal, full or auto">,
+    Option<"policy", "policy", "::gptc::RecomputePolicy",
+           /*default=*/"::gptc::kDefaultRecompute",
+           "What to keep of the forward's activations",
+           "::gptc::enumValues<::gptc::RecomputePolicy>()">,
     Option<"memoryBudget", "memory-budget", "int64_t", /*default=*/"0",
            "auto: the most arena bytes the plan may use">,
     Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
@@ -198,8 +200,10 @@ def MakeDecode : Pass<"gptc-make-decode", "::mlir::ModuleOp"> {
     Option<"capacity", "capacity", "int64_t", /*default=*/"0",
            "KV-cache slots per row (Cap); 0: the model's sequence_len, "
            "from the module's gptc.config">,
-    Option<"kvDtype", "kv-dtype", "std::string", /*default=*/"\"f32\"",
-           "Element type of the cache: f32 or bf16">,
+    Option<"kvDtype", "kv-dtype", "::gptc::FloatFormat",
+           /*default=*/"::gptc::kDefaultKVDtype",
+           "Element type of the cache",
+           "::gptc::enumValues<::gptc::FloatFormat>()">,
   ];
 }
 
@@ -228,8 +232,10 @@ def MatmulPrecision : Pass<"gptc-matmul-precision", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::gptc::GptcDialect"];
   let options = [
-    Option<"precision", "precision", "std::string", /*default=*/"\"f32\"",
-           "f32 or bf16">,
+    Option<"precision", "precision", "::gptc::FloatFormat",
+           /*default=*/"::gptc::kDefaultPrecision",
+           "Number format of the products' inputs",
+           "::gptc::enumValues<::gptc::FloatFormat>()">,
   ];
   let statistics = [
     Statistic<"numProducts", "products", "Matrix products set">,
@@ -328,11 +334,14 @@ def ConvertToEmitC : Pass<"gptc-convert-to-emitc", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::emitc::EmitCDialect"];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
-           "Target whose kernels are called: cpu, cuda or cuda-emulator "
-           "(compiler/Targets.h)">,
-    Option<"attention", "attention", "std::string", /*default=*/"\"own\"",
-           "Fused attention: own (gptc's kernels) or cudnn (cuda only)">,
+    Option<"target", "target", "::gptc::Target",
+           /*default=*/"::gptc::Target::Cpu",
+           "Target whose kernels are called (compiler/Targets.h)",
+           "::gptc::enumValues<::gptc::Target>()">,
+    Option<"attention", "attention", "::gptc::AttentionImpl",
+           /*default=*/"::gptc::kDefaultAttention",
+           "Fused attention kernels (cudnn: CUDA targets only)",
+           "::gptc::enumValues<::gptc::AttentionImpl>()">,
   ];
 }
 

@@ -183,7 +183,9 @@ static std::string describePolicies(ArrayRef<LayerPolicy> policies) {
   std::string out;
   for (auto [i, policy] : llvm::enumerate(policies))
     out += (i ? "," : "") +
-           std::string(policy == LayerPolicy::Full ? "full" : "minimal");
+           enumName(policy == LayerPolicy::Full ? RecomputePolicy::Full
+                                                 : RecomputePolicy::Minimal)
+               .str();
   return out;
 }
 
@@ -222,15 +224,17 @@ struct Recompute : gptc::impl::RecomputeBase<Recompute> {
     }
     int64_t layers = countLayers(func);
     SmallVector<LayerPolicy> policies(layers, LayerPolicy::Minimal);
-    if (policy == "none") {
-      func->setAttr(kRecomputeAttrName, StringAttr::get(&getContext(), "none"));
+    if (policy == RecomputePolicy::None) {
+      func->setAttr(kRecomputeAttrName,
+                    StringAttr::get(&getContext(),
+                                    enumName(RecomputePolicy::None)));
       func->setAttr(kRecomputeFlopsAttrName,
                     IntegerAttr::get(IntegerType::get(&getContext(), 64), 0));
       return;
     }
-    if (policy == "full")
+    if (policy == RecomputePolicy::Full)
       policies.assign(layers, LayerPolicy::Full);
-    else if (policy == "auto") {
+    else if (policy == RecomputePolicy::Auto) {
       if (memoryBudget <= 0) {
         func.emitError("--recompute=auto needs a positive memory budget");
         return signalPassFailure();
@@ -253,10 +257,6 @@ struct Recompute : gptc::impl::RecomputeBase<Recompute> {
           return signalPassFailure();
         }
       }
-    } else if (policy != "minimal") {
-      func.emitError("unknown recompute policy '")
-          << policy << "'; expected none, minimal, full or auto";
-      return signalPassFailure();
     }
     applyPolicies(func, policies);
   }

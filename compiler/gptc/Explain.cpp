@@ -88,7 +88,7 @@ static FailureOr<PolicyPlan> planPolicy(StringRef input, int64_t batch,
       failed(runPipeline(*module, Mode::Train, options, Stage::Recompute)))
     return failure();
   PolicyPlan plan;
-  plan.policy = options.recompute;
+  plan.policy = enumName(options.recompute).str();
   auto step = module->lookupSymbol<func::FuncOp>("train_step");
   plan.stepFlops = sumFlops(step);
   plan.extraFlops =
@@ -165,19 +165,14 @@ static void printRanks(const PolicyPlan &plan, int64_t ranks) {
   }
 }
 
-int gptc::runExplain() {
-  llvm::Expected<GPTConfig> config = loadModelConfig(options::input);
+int gptc::runExplain(const DriverOptions &options) {
+  llvm::Expected<GPTConfig> config = loadModelConfig(options.input);
   if (!config) {
     llvm::errs() << llvm::toString(config.takeError()) << "\n";
     return 1;
   }
-  if (options::ranks < 1) {
-    llvm::errs() << "error: --ranks must be at least 1, got " << options::ranks
-                 << "\n";
-    return 1;
-  }
-  int64_t B = options::batch ? int64_t(options::batch) : 4;
-  int64_t T = options::seqLen ? int64_t(options::seqLen) : config->sequenceLen;
+  int64_t B = options.batchFor(Mode::Train);
+  int64_t T = options.shape.seqLen ? options.shape.seqLen : config->sequenceLen;
   int64_t L = config->nLayer, C = config->nEmbd, V = config->vocabSize,
           D = config->headDim(), Hkv = config->nKvHead;
   int64_t params = config->numParameters();
@@ -189,16 +184,20 @@ int gptc::runExplain() {
   int64_t optimizerBytes =
       4 * (2 * embeddingParams + (params - embeddingParams));
 
-  std::string target = options::targetInfo().name.str();
-  std::vector<PipelineOptions> policies = {
-      {target, "none", 0}, {target, "minimal", 0}, {target, "full", 0}};
-  if (options::memoryBudget > 0)
-    policies.push_back({target, "auto", options::memoryBudget});
+  std::vector<PipelineOptions> policies;
+  for (RecomputePolicy policy : {RecomputePolicy::None, RecomputePolicy::Minimal,
+                                 RecomputePolicy::Full, RecomputePolicy::Auto}) {
+    if (policy == RecomputePolicy::Auto && options.pipeline.memoryBudget == 0)
+      continue; // auto needs a budget
+    PipelineOptions plan = options.pipeline;
+    plan.recompute = policy;
+    policies.push_back(plan);
+  }
   std::vector<PolicyPlan> plans;
   int64_t forwardFlops = 0;
   for (const PipelineOptions &policy : policies) {
     FailureOr<PolicyPlan> plan =
-        planPolicy(options::input, B, T, policy, forwardFlops);
+        planPolicy(options.input, B, T, policy, forwardFlops);
     if (failed(plan))
       return 1;
     plans.push_back(*plan);
@@ -244,8 +243,8 @@ int gptc::runExplain() {
                mib(peak).c_str())
         << plan.layers << "\n";
   }
-  if (options::ranks > 1)
-    printRanks(plans[0], options::ranks);
+  if (options.ranks > 1)
+    printRanks(plans[0], options.ranks);
   out << "\n  saved for the backward, bytes per token per layer (kernels.md "
          "§4.2 formula, fp32):\n";
   for (const PolicyPlan &plan : plans) {

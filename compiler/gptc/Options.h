@@ -1,74 +1,129 @@
-//===- Options.h - gptc's command-line options -----------------*- C++ -*-===//
+//===- Options.h - what the gptc command line asks for ----------*- C++ -*-===//
+//
+// The command line is parsed and checked once, into a DriverOptions value
+// that `gptc compile`, `gptc verify` and `gptc explain` take.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef GPTC_COMPILER_GPTC_OPTIONS_H
 #define GPTC_COMPILER_GPTC_OPTIONS_H
 
+#include "compiler/EnumOption.h"
 #include "compiler/Pipelines.h"
 #include "compiler/Targets.h"
-#include "llvm/Support/CommandLine.h"
+#include "compiler/gptc/Compile.h"
 
+#include <optional>
 #include <string>
 
 namespace gptc {
-/// Parses --target against the target table: its names and descriptions.
-class TargetParser : public llvm::cl::parser<Target> {
-public:
-  using llvm::cl::parser<Target>::parser;
-  void initialize() {
-    llvm::cl::parser<Target>::initialize();
-    for (const TargetInfo &info : getTargets())
-      addLiteralOption(info.name, info.target, info.description);
-  }
-  bool parse(llvm::cl::Option &option, llvm::StringRef name,
-             llvm::StringRef value, Target &target) {
-    if (const TargetInfo *info = lookupTarget(value)) {
-      target = info->target;
-      return false;
-    }
-    return option.error("unknown target '" + value + "'; expected " +
-                        describeTargetNames());
+
+/// What `gptc compile --emit=` produces: an IR stage, or one of these.
+enum class Emit {
+  Config,
+  Graph,
+  Fused,
+  Autodiff,
+  Recompute,
+  DecodeGraph,
+  Kernels,
+  Planned,
+  MemoryPlan,
+  EmitC,
+  Cpp,
+  Exe
+};
+
+template <> struct EnumTraits<Emit> {
+  static llvm::ArrayRef<EnumEntry<Emit>> entries() {
+    static constexpr EnumEntry<Emit> kEntries[] = {
+        {Emit::Exe, "exe", "an executable, its source kept beside it"},
+        {Emit::Config, "config", "the model definition as gptc reads it"},
+        {Emit::Graph, "graph", "the tensor graph the frontend builds"},
+        {Emit::Fused, "fused", "after attention fusion"},
+        {Emit::Autodiff, "autodiff", "train: with @train_step's gradients"},
+        {Emit::Recompute, "recompute", "train: after the recompute policy"},
+        {Emit::DecodeGraph, "decode-graph",
+         "decode: @prefill and @step over the KV cache"},
+        {Emit::Kernels, "kernels", "one kernel call per op on buffers"},
+        {Emit::Planned, "planned", "buffers as views of one arena"},
+        {Emit::MemoryPlan, "memory-plan", "the arena's offsets and lifetimes"},
+        {Emit::EmitC, "emitc", "the EmitC IR of the program"},
+        {Emit::Cpp, "cpp", "the program's C++ (CUDA) source"},
+    };
+    return kEntries;
   }
 };
-} // namespace gptc
 
-namespace gptc::options {
+/// The pipeline stage that `emit` prints, or stops after; none for config.
+std::optional<Stage> stageFor(Emit emit);
 
-extern llvm::cl::OptionCategory category;
-extern llvm::cl::opt<std::string> input;
-extern llvm::cl::opt<std::string> output;
-extern llvm::cl::opt<std::string> emit;
-extern llvm::cl::opt<std::string> mode;
-extern llvm::cl::opt<std::string> recompute;
-extern llvm::cl::opt<int64_t> memoryBudget;
-extern llvm::cl::opt<int64_t> ranks;
-extern llvm::cl::opt<Target, false, TargetParser> target;
-/// The table entry of --target.
-const TargetInfo &targetInfo();
-extern llvm::cl::opt<std::string> attention;
-extern llvm::cl::opt<int64_t> batch;
-extern llvm::cl::opt<int64_t> seqLen;
-extern llvm::cl::opt<std::string> host;
-extern llvm::cl::opt<std::string> precision;
-extern llvm::cl::opt<std::string> kvDtype;
-extern llvm::cl::opt<int64_t> rows;
-extern llvm::cl::opt<int64_t> kvCapacity;
-extern llvm::cl::opt<int64_t> prefillChunk;
-extern llvm::cl::opt<bool> noLocs;
-extern llvm::cl::opt<std::string> cxx;
-extern llvm::cl::opt<std::string> workDir;
-extern llvm::cl::opt<double> logitsTolerance;
-extern llvm::cl::opt<double> lossTolerance;
-extern llvm::cl::opt<double> gradsTolerance;
+/// The main() a compiled program links (libgptc_host_<name>.a).
+enum class Host { Forward, Train, Decode, GradCheck, DecodeCheck };
 
-} // namespace gptc::options
+template <> struct EnumTraits<Host> {
+  static llvm::ArrayRef<EnumEntry<Host>> entries() {
+    static constexpr EnumEntry<Host> kEntries[] = {
+        {Host::Forward, "forward", "logits and loss of a token file"},
+        {Host::Train, "train", "the training program"},
+        {Host::Decode, "decode", "the decode program"},
+        {Host::GradCheck, "gradcheck",
+         "--mode=train: writes logits, loss and gradients"},
+        {Host::DecodeCheck, "decodecheck",
+         "--mode=decode: writes greedy step logits"},
+    };
+    return kEntries;
+  }
+};
 
-namespace gptc {
-/// The pipeline options the command line asks for.
-PipelineOptions pipelineOptions(int64_t kvCapacity);
+/// The mode whose functions `host` calls.
+Mode modeOf(Host host);
+/// A mode's own host program.
+Host hostFor(Mode mode);
+
+/// Sequences per micro-batch of a training graph unless --batch says.
+inline constexpr int64_t kDefaultTrainBatch = 4;
+
+/// `gptc verify`'s tolerances given on the command line; none: the
+/// bundle's, or the target's.
+struct ToleranceOverrides {
+  std::optional<double> logits;
+  std::optional<double> loss;
+  std::optional<double> grads;
+};
+
+/// Everything the command line asks of compile, verify and explain.
+struct DriverOptions {
+  std::string input;  // model definition, .mlir or bundle folder
+  std::string output; // -o; empty: stdout or the input's stem
+  Emit emit = Emit::Exe;
+  Mode mode = Mode::Forward;
+  Host host = Host::Forward;
+  PipelineOptions pipeline;
+  /// The graph's shapes; batch 0: the mode's default (batchFor).
+  GraphShape shape{/*batch=*/0};
+  int64_t ranks = 1; // explain: data-parallel ranks
+  bool noLocs = false;
+  std::string cxx = "c++";
+  std::string workDir; // verify: keep programs and outputs here
+  ToleranceOverrides tolerances;
+
+  const TargetInfo &targetInfo() const {
+    return getTargetInfo(pipeline.target);
+  }
+  /// B of a `mode` graph: --batch, else 1 (training: kDefaultTrainBatch).
+  int64_t batchFor(Mode graphMode) const {
+    if (shape.batch > 0)
+      return shape.batch;
+    return graphMode == Mode::Train ? kDefaultTrainBatch : 1;
+  }
+};
+
 /// `gptc verify <bundle>`; returns the process exit code.
-int runVerify(const char *argv0);
+int runVerify(const DriverOptions &options);
 /// `gptc explain <model>`; returns the process exit code.
-int runExplain();
+int runExplain(const DriverOptions &options);
+
 } // namespace gptc
 
 #endif // GPTC_COMPILER_GPTC_OPTIONS_H

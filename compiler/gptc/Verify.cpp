@@ -119,11 +119,10 @@ static double maxAbsDiff(const std::vector<float> &a,
 /// Compiles the bundle's model in `mode` at `shape` under `options` into the
 /// program `exe` with the host main `host`, or returns the planned arena of
 /// @train_step when `arenaOnly`.
-static llvm::Expected<int64_t> compileBundle(const Bundle &bundle, Mode mode,
-                                             const GraphShape &shape,
-                                             const PipelineOptions &options,
-                                             const std::string &exe,
-                                             StringRef host, bool arenaOnly) {
+static llvm::Expected<int64_t>
+compileBundle(const Bundle &bundle, Mode mode, const GraphShape &shape,
+              const PipelineOptions &options, const std::string &exe,
+              Host host, StringRef cxx, bool arenaOnly) {
   MLIRContext ctx;
   OwningOpRef<ModuleOp> module = loadModule(ctx, bundle.dir, mode, shape);
   if (!module)
@@ -132,18 +131,18 @@ static llvm::Expected<int64_t> compileBundle(const Bundle &bundle, Mode mode,
   if (failed(runPipeline(*module, mode, options,
                          arenaOnly ? Stage::Planned : Stage::EmitC)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "the " + modeName(mode) +
+                                   "the " + enumName(mode) +
                                        " pipeline failed");
   if (arenaOnly)
     return module->lookupSymbol<func::FuncOp>("train_step")
         ->getAttrOfType<IntegerAttr>("gptc.arena_bytes")
         .getInt();
-  std::string source = sourcePathFor(exe, options::targetInfo());
+  const TargetInfo &target = getTargetInfo(options.target);
+  std::string source = sourcePathFor(exe, target);
   if (llvm::Error err = writeCpp(*module, source))
     return std::move(err);
   if (llvm::Error err =
-          buildExecutable(source, exe, host, options::targetInfo(),
-                          options::cxx))
+          buildExecutable(source, exe, enumName(host), target, cxx))
     return std::move(err);
   return 0;
 }
@@ -242,28 +241,30 @@ static Expected<Reference> readReference(const Bundle &bundle) {
 
 /// The tolerances of the bundle's checks on --target, the command line's
 /// where given.
-static Tolerances tolerancesFor(const Bundle &bundle) {
+static Tolerances tolerancesFor(const Bundle &bundle,
+                                const DriverOptions &options) {
   Tolerances tol;
   // The CUDA backend's attention multiplies on bf16 tensor cores (8
   // significant bits, as FlashAttention and cuDNN do): its results are held
   // to bf16 tolerances, not the bundle's float32 ones, unless told otherwise.
-  tol.bf16Attention = options::targetInfo().bf16Attention;
-  auto pick = [&](double given, StringRef key, double fallback, double bf16) {
-    if (given > 0)
-      return given;
+  tol.bf16Attention = options.targetInfo().bf16Attention;
+  const ToleranceOverrides &given = options.tolerances;
+  auto pick = [&](std::optional<double> given, StringRef key, double fallback,
+                  double bf16) {
+    if (given)
+      return *given;
     return tol.bf16Attention ? bf16 : bundle.tolerance(key, fallback);
   };
-  tol.logits =
-      pick(options::logitsTolerance, "vs_f64_reference_logits_abs", 1e-4, 5e-2);
-  tol.loss = pick(options::lossTolerance, "loss_f32_abs", 1e-5, 2e-3);
-  tol.grads = pick(options::gradsTolerance, "grads_f32_rel_to_max", 1e-4, 2e-2);
+  tol.logits = pick(given.logits, "vs_f64_reference_logits_abs", 1e-4, 5e-2);
+  tol.loss = pick(given.loss, "loss_f32_abs", 1e-5, 2e-3);
+  tol.grads = pick(given.grads, "grads_f32_rel_to_max", 1e-4, 2e-2);
   // Decoding attends in fp32 on every target: the bundle's tolerance.
-  tol.decode = options::logitsTolerance > 0
-                   ? double(options::logitsTolerance)
-                   : bundle.tolerance("vs_f64_reference_logits_abs", 1e-4);
+  tol.decode = given.logits ? *given.logits
+                            : bundle.tolerance("vs_f64_reference_logits_abs",
+                                               1e-4);
   // The CPU kernels are deterministic; CUDA's attention backward sums dq with
   // atomics, in an order that varies from run to run.
-  tol.policy = options::targetInfo().bf16Attention ? 1e-5 : 1e-6;
+  tol.policy = tol.bf16Attention ? 1e-5 : 1e-6;
   return tol;
 }
 
@@ -272,26 +273,32 @@ static Tolerances tolerancesFor(const Bundle &bundle) {
 /// full and minimal plans, so that it mixes the two. --target, --attention
 /// and --precision come from the command line.
 static Expected<std::vector<PipelineOptions>>
-recomputePolicies(const Bundle &bundle, const Reference &reference) {
-  auto withPolicy = [](StringRef recompute, int64_t budget) {
-    PipelineOptions policy = pipelineOptions(0);
-    policy.recompute = recompute.str();
+recomputePolicies(const Bundle &bundle, const Reference &reference,
+                  const DriverOptions &options) {
+  auto withPolicy = [&](RecomputePolicy recompute, int64_t budget) {
+    PipelineOptions policy = options.pipeline;
+    policy.recompute = recompute;
     policy.memoryBudget = budget;
     return policy;
   };
   if (!reference.hasGradients)
-    return std::vector<PipelineOptions>{withPolicy("minimal", 0)};
+    return std::vector<PipelineOptions>{
+        withPolicy(RecomputePolicy::Minimal, 0)};
   std::vector<PipelineOptions> policies = {
-      withPolicy("none", 0), withPolicy("minimal", 0), withPolicy("full", 0)};
+      withPolicy(RecomputePolicy::None, 0),
+      withPolicy(RecomputePolicy::Minimal, 0),
+      withPolicy(RecomputePolicy::Full, 0)};
   GraphShape shape{reference.B, reference.T};
-  llvm::Expected<int64_t> minimal = compileBundle(
-      bundle, Mode::Train, shape, policies[1], "", "", /*arenaOnly=*/true);
-  llvm::Expected<int64_t> full = compileBundle(
-      bundle, Mode::Train, shape, policies[2], "", "", /*arenaOnly=*/true);
+  auto arenaOf = [&](const PipelineOptions &policy) {
+    return compileBundle(bundle, Mode::Train, shape, policy, "",
+                         Host::GradCheck, options.cxx, /*arenaOnly=*/true);
+  };
+  llvm::Expected<int64_t> minimal = arenaOf(policies[1]);
+  llvm::Expected<int64_t> full = arenaOf(policies[2]);
   if (!minimal || !full)
     return Status::error(
         "{}", llvm::toString(minimal ? full.takeError() : minimal.takeError()));
-  policies.push_back(withPolicy("auto", (*minimal + *full) / 2));
+  policies.push_back(withPolicy(RecomputePolicy::Auto, (*minimal + *full) / 2));
   return policies;
 }
 
@@ -369,18 +376,19 @@ static Status checkPolicyAgreement(const SafetensorsFile &first,
 /// `work`: the forward pass (with the first policy), then each policy's
 /// training step, and each policy's gradients against the first's.
 static Status verifyTraining(const Bundle &bundle, const Reference &reference,
-                             StringRef work, const Tolerances &tol,
-                             Report &report) {
+                             const DriverOptions &options, StringRef work,
+                             const Tolerances &tol, Report &report) {
   Expected<std::vector<PipelineOptions>> policies =
-      recomputePolicies(bundle, reference);
+      recomputePolicies(bundle, reference, options);
   if (!policies.ok())
     return policies.status();
   std::optional<SafetensorsFile> first; // the first policy's results
   for (const PipelineOptions &policy : *policies) {
-    std::string exe = (work + "/gradcheck-" + policy.recompute).str();
+    std::string exe =
+        (work + "/gradcheck-" + enumName(policy.recompute)).str();
     if (llvm::Expected<int64_t> built = compileBundle(
             bundle, Mode::Train, GraphShape{reference.B, reference.T}, policy,
-            exe, "gradcheck", /*arenaOnly=*/false);
+            exe, Host::GradCheck, options.cxx, /*arenaOnly=*/false);
         !built)
       return Status::error("{}", llvm::toString(built.takeError()));
     Expected<SafetensorsFile> result = runProgram(bundle, exe);
@@ -391,7 +399,7 @@ static Status verifyTraining(const Bundle &bundle, const Reference &reference,
       if (Status s = checkLogitsAndLoss(*result, reference, tol, report);
           !s.ok())
         return s;
-    std::string label = "recompute=" + policy.recompute;
+    std::string label = "recompute=" + enumName(policy.recompute).str();
     if (Status s = checkTrainingStep(*result, reference, label, tol, report);
         !s.ok())
       return s;
@@ -402,7 +410,8 @@ static Status verifyTraining(const Bundle &bundle, const Reference &reference,
       continue;
     }
     if (Status s = checkPolicyAgreement(
-            *first, *result, label, policies->front().recompute, tol, report);
+            *first, *result, label, enumName(policies->front().recompute).str(), tol,
+            report);
         !s.ok())
       return s;
   }
@@ -468,18 +477,19 @@ static Status checkGreedyTokens(const SafetensorsFile &result,
 /// two chunks, then one token per step) in `work`, runs it and checks its
 /// results.
 static Status verifyDecode(const Bundle &bundle, const Reference &reference,
-                           StringRef work, const Tolerances &tol,
-                           Report &report) {
+                           const DriverOptions &options, StringRef work,
+                           const Tolerances &tol, Report &report) {
   const gptc::TensorInfo *prompt = reference.file.find("decode.prompt");
   if (!prompt)
     return Status::success();
   GraphShape shape{1, 0, /*rows=*/1,
                    /*prefillChunk=*/std::max<int64_t>(1, prompt->numel / 2)};
   std::string exe = (work + "/decodecheck").str();
-  PipelineOptions decodeOptions = pipelineOptions(bundle.sequenceLen());
+  PipelineOptions decodeOptions = options.pipeline;
+  decodeOptions.kvCapacity = bundle.sequenceLen();
   if (llvm::Expected<int64_t> built =
           compileBundle(bundle, Mode::Decode, shape, decodeOptions, exe,
-                        "decodecheck", /*arenaOnly=*/false);
+                        Host::DecodeCheck, options.cxx, /*arenaOnly=*/false);
       !built)
     return Status::error("{}", llvm::toString(built.takeError()));
   Expected<SafetensorsFile> result = runProgram(bundle, exe);
@@ -494,8 +504,8 @@ static Status verifyDecode(const Bundle &bundle, const Reference &reference,
 }
 
 /// --work-dir, created if needed, or a fresh temporary folder.
-static Status makeWorkFolder(SmallString<128> &work) {
-  work = options::workDir;
+static Status makeWorkFolder(StringRef workDir, SmallString<128> &work) {
+  work = workDir;
   if (work.empty()) {
     if (std::error_code ec =
             llvm::sys::fs::createUniqueDirectory("gptc-verify", work))
@@ -508,8 +518,8 @@ static Status makeWorkFolder(SmallString<128> &work) {
   return Status::success();
 }
 
-int gptc::runVerify(const char *argv0) {
-  Expected<Bundle> bundle = openBundle(options::input);
+int gptc::runVerify(const DriverOptions &options) {
+  Expected<Bundle> bundle = openBundle(options.input);
   if (!bundle.ok()) {
     llvm::errs() << bundle.status().message() << "\n";
     return 1;
@@ -518,9 +528,9 @@ int gptc::runVerify(const char *argv0) {
   if (!reference.ok())
     return verifyError(reference.status().message());
   SmallString<128> work;
-  if (Status s = makeWorkFolder(work); !s.ok())
+  if (Status s = makeWorkFolder(options.workDir, work); !s.ok())
     return verifyError(s.message());
-  Tolerances tol = tolerancesFor(*bundle);
+  Tolerances tol = tolerancesFor(*bundle, options);
 
   llvm::outs() << "verify " << bundle->dir << "  [B=" << reference->B
                << ", T=" << reference->T << "] against the float64 reference"
@@ -528,10 +538,11 @@ int gptc::runVerify(const char *argv0) {
                << "\n";
   Report report;
   for (auto verify : {verifyTraining, verifyDecode})
-    if (Status s = verify(*bundle, *reference, work, tol, report); !s.ok())
+    if (Status s = verify(*bundle, *reference, options, work, tol, report);
+        !s.ok())
       return verifyError(s.message());
   llvm::outs() << (report.ok() ? "PASS\n" : "FAIL\n");
-  if (options::workDir.empty())
+  if (options.workDir.empty())
     llvm::sys::fs::remove_directories(work);
   return report.ok() ? 0 : 1;
 }

@@ -22,17 +22,22 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace gptc;
 namespace cl = llvm::cl;
 
-namespace gptc::options {
+namespace {
 cl::OptionCategory category("gptc options");
+template <typename E> using EnumOpt = cl::opt<E, false, EnumParser<E>>;
+
 cl::opt<std::string> input(cl::Positional,
                            cl::desc("<model.toml | model.mlir | bundle-dir>"),
                            cl::cat(category));
@@ -40,21 +45,15 @@ cl::opt<std::string> output("o",
                             cl::desc("Output file (default: stdout for "
                                      "IR stages, <model> for exe)"),
                             cl::value_desc("path"), cl::cat(category));
-cl::opt<std::string> emit(
-    "emit",
-    cl::desc("What to produce: config, graph, fused, autodiff, recompute, "
-             "decode-graph, kernels, planned, memory-plan, emitc, cpp or exe "
-             "(default)"),
-    cl::init("exe"), cl::cat(category));
-cl::opt<std::string> mode("mode",
-                          cl::desc("Program to build: forward, train or "
-                                   "decode"),
-                          cl::init("forward"), cl::cat(category));
-cl::opt<std::string>
+EnumOpt<Emit> emit("emit", cl::desc("What to produce:"), cl::init(Emit::Exe),
+                   cl::cat(category));
+EnumOpt<Mode> mode("mode", cl::desc("Program to build:"),
+                   cl::init(Mode::Forward), cl::cat(category));
+EnumOpt<RecomputePolicy>
     recompute("recompute",
-              cl::desc("train: none, minimal (default), full or auto (with "
-                       "--memory-budget)"),
-              cl::init("minimal"), cl::cat(category));
+              cl::desc("train: what to keep of the forward's activations "
+                       "for the backward:"),
+              cl::init(kDefaultRecompute), cl::cat(category));
 cl::opt<int64_t> memoryBudget(
     "memory-budget",
     cl::desc("train, --recompute=auto: the most arena bytes to plan"),
@@ -64,15 +63,11 @@ cl::opt<int64_t>
           cl::desc("explain: memory per rank of a data-parallel run on N "
                    "ranks (optimizer state sharded by parameter)"),
           cl::init(1), cl::cat(category));
-cl::opt<Target, false, TargetParser>
-    target("target", cl::desc("Backend (default cpu):"), cl::init(Target::Cpu),
-           cl::cat(category));
-const TargetInfo &targetInfo() { return getTargetInfo(target); }
-cl::opt<std::string>
-    attention("attention",
-              cl::desc("CUDA fused attention: own (gptc's FlashAttention-2 "
-                       "kernels, default) or cudnn (cuDNN 9 SDPA graphs)"),
-              cl::init("own"), cl::cat(category));
+EnumOpt<Target> target("target", cl::desc("Backend:"), cl::init(Target::Cpu),
+                       cl::cat(category));
+EnumOpt<AttentionImpl>
+    attention("attention", cl::desc("CUDA targets' fused attention:"),
+              cl::init(kDefaultAttention), cl::cat(category));
 cl::opt<int64_t> batch("batch",
                        cl::desc("Batch size B of the compiled graph (default "
                                 "1; train: 4 sequences per micro-batch)"),
@@ -80,21 +75,17 @@ cl::opt<int64_t> batch("batch",
 cl::opt<int64_t> seqLen("seq",
                         cl::desc("Sequence length T (default: sequence_len)"),
                         cl::init(0), cl::cat(category));
-cl::opt<std::string>
-    host("host",
-         cl::desc("The main() to link: the mode's own (default), gradcheck "
-                  "(--mode=train: writes logits, loss and gradients) or "
-                  "decodecheck (--mode=decode: writes greedy step logits)"),
-         cl::cat(category));
-cl::opt<std::string> precision(
-    "precision",
-    cl::desc("Matrix products: f32 (default) or bf16 (bf16 inputs, f32 "
-             "master weights and sums)"),
-    cl::init("f32"), cl::cat(category));
-cl::opt<std::string>
-    kvDtype("kv-dtype",
-            cl::desc("decode: KV-cache element type, f32 (default) or bf16"),
-            cl::init("f32"), cl::cat(category));
+EnumOpt<Host> host("host",
+                   cl::desc("The main() to link (default: the mode's own):"),
+                   cl::cat(category));
+EnumOpt<FloatFormat>
+    precision("precision",
+              cl::desc("Matrix products' inputs (f32 master weights and "
+                       "sums either way):"),
+              cl::init(kDefaultPrecision), cl::cat(category));
+EnumOpt<FloatFormat> kvDtype("kv-dtype",
+                             cl::desc("decode: KV-cache element type:"),
+                             cl::init(kDefaultKVDtype), cl::cat(category));
 cl::opt<int64_t> rows("rows",
                       cl::desc("decode: rows R decoded at once (default 1)"),
                       cl::init(1), cl::cat(category));
@@ -120,19 +111,19 @@ cl::opt<double> logitsTolerance(
     cl::desc("verify: max |logits - float64 reference| (default: the "
              "bundle's, else 1e-4; 5e-2 for the CUDA targets' bf16 "
              "attention)"),
-    cl::init(0), cl::cat(category));
+    cl::cat(category));
 cl::opt<double> lossTolerance(
     "loss-tol",
     cl::desc("verify: max |loss - float64 reference| (default: the bundle's, "
              "else 1e-5; 2e-3 for the CUDA targets)"),
-    cl::init(0), cl::cat(category));
+    cl::cat(category));
 cl::opt<double> gradsTolerance(
     "grads-tol",
     cl::desc("verify: max |gradient - float64 reference| relative to the "
              "tensor's largest gradient (default: the bundle's, else 1e-4; "
              "2e-2 for the CUDA targets)"),
-    cl::init(0), cl::cat(category));
-} // namespace gptc::options
+    cl::cat(category));
+} // namespace
 
 static const char kOverview[] = R"(gptc: a compiler for nanochat GPT models
 
@@ -168,8 +159,63 @@ MLIR's IR-printing flags work with compile: --mlir-print-ir-after-all,
 --mlir-print-ir-tree-dir=<dir>, --mlir-timing, --mlir-print-debuginfo.
 )";
 
-/// Prints `module` to `path` ("-" or empty: stdout).
-static LogicalResult printModule(ModuleOp module, StringRef path) {
+std::optional<Stage> gptc::stageFor(Emit emit) {
+  switch (emit) {
+  case Emit::Config:
+    return std::nullopt;
+  case Emit::Graph:
+    return Stage::Graph;
+  case Emit::Fused:
+    return Stage::Fused;
+  case Emit::Autodiff:
+    return Stage::Autodiff;
+  case Emit::Recompute:
+    return Stage::Recompute;
+  case Emit::DecodeGraph:
+    return Stage::Decode;
+  case Emit::Kernels:
+    return Stage::Kernels;
+  case Emit::Planned:
+  case Emit::MemoryPlan:
+    return Stage::Planned;
+  case Emit::EmitC:
+  case Emit::Cpp:
+  case Emit::Exe:
+    return Stage::EmitC;
+  }
+  llvm_unreachable("every --emit has a stage");
+}
+
+Mode gptc::modeOf(Host host) {
+  switch (host) {
+  case Host::Forward:
+    return Mode::Forward;
+  case Host::Train:
+  case Host::GradCheck:
+    return Mode::Train;
+  case Host::Decode:
+  case Host::DecodeCheck:
+    return Mode::Decode;
+  }
+  llvm_unreachable("every host runs a mode");
+}
+
+Host gptc::hostFor(Mode mode) {
+  switch (mode) {
+  case Mode::Forward:
+    return Host::Forward;
+  case Mode::Train:
+    return Host::Train;
+  case Mode::Decode:
+    return Host::Decode;
+  }
+  llvm_unreachable("every mode has a host");
+}
+
+/// Prints `module` to `path` ("-" or empty: stdout), with the model-part
+/// locations unless `noLocs`.
+static LogicalResult printModule(ModuleOp module, StringRef path,
+                                 bool noLocs) {
   std::string error;
   auto file = openOutputFile(path.empty() ? "-" : path, &error);
   if (!file) {
@@ -180,51 +226,30 @@ static LogicalResult printModule(ModuleOp module, StringRef path) {
   // parses back (gptc compile x.mlir).
   OpPrintingFlags flags;
   bool toTerminal = path.empty() || path == "-";
-  if (!options::noLocs)
+  if (!noLocs)
     flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/toTerminal);
   module->print(file->os(), flags);
+  file->os().flush();
+  if (std::error_code ec = file->os().error()) {
+    llvm::errs() << "error: cannot write '" << (toTerminal ? "-" : path)
+                 << "': " << ec.message() << "\n";
+    file->os().clear_error();
+    return failure(); // not kept: the partial file is removed
+  }
   file->keep();
   return success();
 }
 
-/// The options for the pipeline, from the command line.
-PipelineOptions gptc::pipelineOptions(int64_t kvCapacity) {
-  return PipelineOptions{options::targetInfo().name.str(),
-                         options::recompute,
-                         options::memoryBudget,
-                         kvCapacity,
-                         options::precision,
-                         options::kvDtype,
-                         options::attention};
+/// Reports a failed step of `gptc compile`.
+static int compileError(llvm::Error err) {
+  llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
+  return 1;
 }
 
-/// Whether --attention names an implementation the target has; prints why
-/// not.
-static bool checkTarget() {
-  StringRef attention = options::attention;
-  if (attention != "own" && attention != "cudnn") {
-    llvm::errs() << "error: unknown --attention=" << attention
-                 << "; expected own or cudnn\n";
-    return false;
-  }
-  if (attention == "cudnn" && !options::targetInfo().hasCudnnAttention) {
-    llvm::errs() << "error: --attention=cudnn needs --target=cuda or "
-                    "cuda-emulator\n";
-    return false;
-  }
-  return true;
-}
-
-static int runCompile() {
-  StringRef emit = options::emit;
-  std::optional<Mode> mode = parseMode(options::mode);
-  if (!mode) {
-    llvm::errs() << "error: unknown --mode=" << options::mode
-                 << "; expected forward, train or decode\n";
-    return 1;
-  }
-  if (emit == "config") {
-    llvm::Expected<GPTConfig> config = loadModelConfig(options::input);
+static int runCompile(const DriverOptions &options) {
+  Emit emit = options.emit;
+  if (emit == Emit::Config) {
+    llvm::Expected<GPTConfig> config = loadModelConfig(options.input);
     if (!config) {
       llvm::errs() << llvm::toString(config.takeError()) << "\n";
       return 1;
@@ -232,87 +257,133 @@ static int runCompile() {
     printConfig(*config, llvm::outs());
     return 0;
   }
-  std::optional<Stage> stage = parseStage(emit);
-  bool known = stage || emit == "memory-plan" || emit == "cpp" || emit == "exe";
-  if (!known) {
-    llvm::errs() << "error: unknown --emit=" << emit
-                 << "; expected config, graph, fused, autodiff, recompute, "
-                    "decode-graph, kernels, planned, memory-plan, emitc, cpp "
-                    "or exe\n";
+  Stage stage = *stageFor(emit);
+  if (!hasStage(options.mode, stage)) {
+    llvm::errs() << "error: --emit=" << enumName(emit) << " exists in --mode="
+                 << (stage == Stage::Decode ? "decode" : "train") << " only\n";
     return 1;
   }
-  if (stage && !hasStage(*mode, *stage)) {
-    llvm::errs() << "error: --emit=" << emit << " exists in --mode="
-                 << (*stage == Stage::Decode ? "decode" : "train") << " only\n";
-    return 1;
-  }
-  if (!stage)
-    stage = emit == "memory-plan" ? Stage::Planned : Stage::EmitC;
 
-  int64_t batch =
-      options::batch ? int64_t(options::batch) : (*mode == Mode::Train ? 4 : 1);
   MLIRContext ctx;
-  OwningOpRef<ModuleOp> module = loadModule(
-      ctx, options::input, *mode,
-      GraphShape{batch, options::seqLen, options::rows, options::prefillChunk});
+  GraphShape shape = options.shape;
+  shape.batch = options.batchFor(options.mode);
+  OwningOpRef<ModuleOp> module =
+      loadModule(ctx, options.input, options.mode, shape);
   if (!module)
     return 1;
-  if (failed(runPipeline(*module, *mode, pipelineOptions(options::kvCapacity),
-                         *stage)))
+  if (failed(runPipeline(*module, options.mode, options.pipeline, stage)))
     return 1;
 
-  if (emit == "memory-plan") {
+  if (emit == Emit::MemoryPlan) {
     for (auto func : module->getOps<func::FuncOp>())
       printMemoryPlan(func, llvm::outs());
     return 0;
   }
-  if (emit == "cpp") {
-    if (llvm::Error err = writeCpp(*module, options::output.empty()
-                                                ? "-"
-                                                : StringRef(options::output))) {
-      llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
-      return 1;
-    }
+  if (emit == Emit::Cpp) {
+    if (llvm::Error err = writeCpp(
+            *module, options.output.empty() ? "-" : StringRef(options.output)))
+      return compileError(std::move(err));
     return 0;
   }
-  if (emit != "exe")
-    return failed(printModule(*module, options::output)) ? 1 : 0;
+  if (emit != Emit::Exe)
+    return failed(printModule(*module, options.output, options.noLocs)) ? 1
+                                                                         : 0;
 
-  std::string exe = options::output;
+  const TargetInfo &target = options.targetInfo();
+  std::string exe = options.output;
   if (exe.empty())
-    exe = llvm::sys::path::stem(options::input).str();
-  std::string cpp = sourcePathFor(exe, options::targetInfo());
-  if (llvm::Error err = writeCpp(*module, cpp)) {
-    llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  }
-  StringRef host =
-      options::host.empty() ? modeName(*mode) : StringRef(options::host);
-  bool hostFits = host == modeName(*mode) ||
-                  (host == "gradcheck" && *mode == Mode::Train) ||
-                  (host == "decodecheck" && *mode == Mode::Decode);
-  if (!hostFits) {
-    llvm::errs() << "error: --host=" << host
-                 << " does not fit --mode=" << modeName(*mode) << "\n";
-    return 1;
-  }
-  if (llvm::Error err =
-          buildExecutable(cpp, exe, host, options::targetInfo(),
-                          options::cxx)) {
-    llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  }
-  if (options::targetInfo().buildsWithNvcc) {
-    if (llvm::Error err = writeKernelPtx(exe)) {
-      llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
-      return 1;
-    }
+    exe = llvm::sys::path::stem(options.input).str();
+  std::string cpp = sourcePathFor(exe, target);
+  if (llvm::Error err = writeCpp(*module, cpp))
+    return compileError(std::move(err));
+  if (llvm::Error err = buildExecutable(cpp, exe, enumName(options.host),
+                                        target, options.cxx))
+    return compileError(std::move(err));
+  if (target.buildsWithNvcc) {
+    if (llvm::Error err = writeKernelPtx(exe))
+      return compileError(std::move(err));
     llvm::outs() << "wrote " << exe << " (source: " << cpp
                  << "; the kernels' PTX: " << kernelPtxPath(exe) << ")\n";
     return 0;
   }
   llvm::outs() << "wrote " << exe << " (source: " << cpp << ")\n";
   return 0;
+}
+
+/// A size option given on the command line must be positive; none given:
+/// `fallback`.
+static std::optional<int64_t> positiveOption(const cl::opt<int64_t> &option,
+                                             int64_t fallback) {
+  if (!option.getNumOccurrences())
+    return fallback;
+  if (option <= 0) {
+    llvm::errs() << "error: --" << option.ArgStr << " must be positive, got "
+                 << option << "\n";
+    return std::nullopt;
+  }
+  return int64_t(option);
+}
+
+/// A tolerance given on the command line must be a positive number.
+static bool readTolerance(const cl::opt<double> &option,
+                          std::optional<double> &tolerance) {
+  if (!option.getNumOccurrences())
+    return true;
+  if (!(option > 0) || !std::isfinite(option)) {
+    llvm::errs() << "error: --" << option.ArgStr
+                 << " must be a positive number, got " << option << "\n";
+    return false;
+  }
+  tolerance = option;
+  return true;
+}
+
+/// The command line as a DriverOptions value, checked; prints what is wrong.
+static std::optional<DriverOptions> readDriverOptions() {
+  DriverOptions options;
+  options.input = input;
+  options.output = output;
+  options.emit = emit;
+  options.mode = mode;
+  options.host = host.getNumOccurrences() ? Host(host) : hostFor(mode);
+  if (modeOf(options.host) != options.mode) {
+    llvm::errs() << "error: --host=" << enumName(options.host)
+                 << " does not fit --mode=" << enumName(options.mode) << "\n";
+    return std::nullopt;
+  }
+  PipelineOptions &pipeline = options.pipeline;
+  pipeline.target = target;
+  pipeline.recompute = recompute;
+  pipeline.precision = precision;
+  pipeline.kvDtype = kvDtype;
+  pipeline.attention = attention;
+  if (pipeline.attention == AttentionImpl::Cudnn &&
+      !options.targetInfo().hasCudnnAttention) {
+    llvm::errs() << "error: --attention=cudnn needs --target=cuda or "
+                    "cuda-emulator\n";
+    return std::nullopt;
+  }
+  std::optional<int64_t> budget = positiveOption(memoryBudget, 0),
+                         capacity = positiveOption(kvCapacity, 0),
+                         B = positiveOption(batch, 0),
+                         T = positiveOption(seqLen, 0),
+                         R = positiveOption(rows, 1),
+                         chunk = positiveOption(prefillChunk, 0),
+                         N = positiveOption(ranks, 1);
+  if (!budget || !capacity || !B || !T || !R || !chunk || !N)
+    return std::nullopt;
+  pipeline.memoryBudget = *budget;
+  pipeline.kvCapacity = *capacity;
+  options.shape = GraphShape{*B, *T, *R, *chunk};
+  options.ranks = *N;
+  options.noLocs = noLocs;
+  options.cxx = cxx;
+  options.workDir = workDir;
+  if (!readTolerance(logitsTolerance, options.tolerances.logits) ||
+      !readTolerance(lossTolerance, options.tolerances.loss) ||
+      !readTolerance(gradsTolerance, options.tolerances.grads))
+    return std::nullopt;
+  return options;
 }
 
 int main(int argc, char **argv) {
@@ -350,14 +421,15 @@ int main(int argc, char **argv) {
   argv[1] = name.data();
   if (!cl::ParseCommandLineOptions(argc - 1, argv + 1, kOverview))
     return 1;
-  if (options::input.empty()) {
+  if (input.empty()) {
     llvm::errs() << "gptc " << command
                  << ": error: missing input; see --help\n";
     return 1;
   }
-  if (command == "explain")
-    return runExplain();
-  if (!checkTarget())
+  std::optional<DriverOptions> options = readDriverOptions();
+  if (!options)
     return 1;
-  return command == "compile" ? runCompile() : runVerify(argv[0]);
+  if (command == "explain")
+    return runExplain(*options);
+  return command == "compile" ? runCompile(*options) : runVerify(*options);
 }

@@ -3,9 +3,9 @@
 // RUN: not gptc-opt %s --gptc-convert-to-emitc="target=cpu attention=cudnn" 2>&1 | FileCheck %s --check-prefix=CUDNN
 // RUN: not gptc-opt %s --gptc-convert-to-emitc="target=cuda attention=flash" 2>&1 | FileCheck %s --check-prefix=ATTENTION
 
-// TARGET: error: unknown target 'tpu'; expected cpu, cuda or cuda-emulator
+// TARGET: for the --target option: Cannot find option named 'tpu'!
 // CUDNN: error: attention 'cudnn' needs a CUDA target, not 'cpu'
-// ATTENTION: error: unknown attention 'flash'; expected own or cudnn
+// ATTENTION: for the --attention option: Cannot find option named 'flash'!
 
 // Tests that functions must be planned before they are emitted.
 // expected-error @+1 {{expects a planned function; run gptc-plan-memory first}}

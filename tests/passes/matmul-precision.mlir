@@ -16,7 +16,7 @@
 // KERNELS: gptc.kernel "lmHeadLossBf16"
 // KERNELS: gptc.kernel "lmHeadLossBackwardBf16"
 // F32-NOT: precision
-// BAD: error: unknown precision 'fp8'; expected f32 or bf16
+// BAD: for the --precision option: Cannot find option named 'fp8'!
 func.func @train_step(%x: tensor<4x8xf32>, %w: tensor<8x8xf32> {gptc.param = "w"}, %dy: tensor<4x8xf32>,
                       %head: tensor<16x8xf32> {gptc.param = "head"}, %t: tensor<4xi32>, %dl: tensor<f32>)
     -> (tensor<4x8xf32>, tensor<8x8xf32>, tensor<f32>, tensor<4x8xf32>, tensor<16x8xf32>) {

@@ -3,7 +3,7 @@
 // RUN: not gptc-opt %s --gptc-recompute="policy=auto memory-budget=1" 2>&1 | FileCheck %s --check-prefix=SMALL
 // RUN: not gptc-opt %s --gptc-recompute=function=step 2>&1 | FileCheck %s --check-prefix=FUNC
 
-// POLICY: error: unknown recompute policy 'sometimes'; expected none, minimal, full or auto
+// POLICY: for the --policy option: Cannot find option named 'sometimes'!
 // BUDGET: error: --recompute=auto needs a positive memory budget
 // SMALL: error: the memory budget of 1 bytes is below the smallest plan, {{[0-9]+}} bytes with every layer recomputed
 // FUNC: error: no function @step to recompute in
