@@ -78,9 +78,9 @@ constexpr llvm::StringLiteral kBundleOnlyFields[] = {
 constexpr llvm::StringLiteral kUnsupportedFlags[] = {
     "value_embeds", "smear", "backout", "layer_lambdas"};
 
-/// Top-level TOML tables; only [model] is read, [train] and [decode] are
-/// reserved for later.
-constexpr llvm::StringLiteral kTopLevelTables[] = {"model", "train", "decode"};
+/// Top-level TOML tables: a model definition holds [model] only, so that a
+/// table meant for something else is an error rather than ignored.
+constexpr llvm::StringLiteral kTopLevelTables[] = {"model"};
 
 /// Reports that field `key` is invalid, as "<key> <predicate>" (TOML) or
 /// "config field '<key>': <predicate>" (JSON), located at the field.
@@ -350,10 +350,16 @@ findModelTable(const toml::table &root, StringRef path) {
                                        std::end(kTopLevelTables));
   for (auto [key, node] : entriesInDocumentOrder(root)) {
     StringRef name = key->str();
-    if (!llvm::is_contained(allowed, name))
+    if (!llvm::is_contained(allowed, name)) {
+      // Run settings are not part of a model definition.
+      StringRef note = name == "train" || name == "decode"
+                           ? "; training and decoding settings are flags of "
+                             "the compiled binaries (see their --help)"
+                           : "";
       return tomlError(path, key->source().begin,
                        "unknown top-level key '" + name + "'; " +
-                           describeAllowed(name, allowed));
+                           describeAllowed(name, allowed) + note);
+    }
     if (!node->is_table())
       return tomlError(path, node->source().begin,
                        name + " " + mustBe("a table", *node));

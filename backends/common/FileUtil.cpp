@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,20 +90,92 @@ Status writeAll(int fd, std::string_view bytes, const std::string &path,
   return Status::success();
 }
 
+/// What kind of file `mode` describes, for messages.
+const char *fileKind(mode_t mode) {
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  if (S_ISLNK(mode))
+    return "a symbolic link";
+  return "not a regular file";
+}
+
+/// An error unless `info` describes a regular file.
+Status checkRegular(const std::string &path, const struct stat &info) {
+  if (S_ISREG(info.st_mode))
+    return Status::success();
+  if (S_ISDIR(info.st_mode))
+    return Status::error("{}: is a directory, expected a file", path);
+  return Status::error("{}: is {}, expected a regular file", path,
+                       fileKind(info.st_mode));
+}
+
+/// An error when a file of `bytes` bytes exceeds `maxBytes`.
+Status checkSize(const std::string &path, int64_t bytes, int64_t maxBytes,
+                 const char *what) {
+  if (bytes <= maxBytes)
+    return Status::success();
+  return Status::error("{}: is {} bytes, more than the {} bytes {} may have",
+                       path, bytes, maxBytes, what);
+}
+
+/// Whether the writeFileAtomically temporary `name` ("<file>.tmp.<pid>.<n>")
+/// belongs to a process that is no longer running.
+bool isStaleTemporary(const std::string &name) {
+  size_t tmp = name.rfind(".tmp.");
+  if (tmp == std::string::npos)
+    return false;
+  std::string rest = name.substr(tmp + 5);
+  size_t dot = rest.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size() ||
+      rest.find_first_not_of("0123456789.") != std::string::npos ||
+      rest.find('.', dot + 1) != std::string::npos || dot > 9)
+    return false;
+  pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dot)));
+  return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 } // namespace
 
+int64_t gptc::physicalMemoryBytes() {
+  return int64_t(::sysconf(_SC_PHYS_PAGES)) * int64_t(::sysconf(_SC_PAGESIZE));
+}
+
+Status gptc::checkInputFile(const std::string &path, int64_t maxBytes,
+                            const char *what) {
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0)
+    return Status::error("{}: cannot open: {}", path, errnoText());
+  if (Status status = checkRegular(path, info); !status.ok())
+    return status;
+  return checkSize(path, int64_t(info.st_size), maxBytes, what);
+}
+
 Expected<std::string> gptc::readFile(const std::string &path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
+  // refuses it.
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0)
     return Status::error("{}: cannot open: {}", path, errnoText());
   struct stat info;
   if (::fstat(fd.get(), &info) != 0)
     return Status::error("{}: cannot stat: {}", path, errnoText());
-  if (S_ISDIR(info.st_mode))
-    return Status::error("{}: is a directory, expected a file", path);
+  if (Status status = checkRegular(path, info); !status.ok())
+    return status;
+  if (Status status = checkSize(path, int64_t(info.st_size),
+                                physicalMemoryBytes(), "a file read whole");
+      !status.ok())
+    return Status::error("{} (this machine's memory)", status.message());
 
-  // st_size sizes the buffer; reading on to end of file also copes with files
-  // that grow meanwhile and with pipes, whose st_size is 0.
+  // st_size sizes the buffer; reading on to end of file also copes with
+  // files that grow meanwhile (up to twice the size they had).
   std::string contents(static_cast<size_t>(info.st_size), '\0');
   size_t size = 0;
   char overflow[1 << 16];
@@ -117,6 +191,10 @@ Expected<std::string> gptc::readFile(const std::string &path) {
     }
     if (got == 0)
       break;
+    if (!inContents && contents.size() > 2 * size_t(info.st_size) + (1 << 20))
+      return Status::error("{}: grows while it is read; expected a file "
+                           "that stays as it is",
+                           path);
     if (!inContents)
       contents.append(overflow, static_cast<size_t>(got));
     size += static_cast<size_t>(got);
@@ -127,6 +205,12 @@ Expected<std::string> gptc::readFile(const std::string &path) {
 
 Status gptc::writeFileAtomically(const std::string &path,
                                  const std::vector<std::string_view> &chunks) {
+  // A directory in the way makes the rename fail, after the data is written.
+  struct stat existing;
+  if (::lstat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode) &&
+      !S_ISDIR(existing.st_mode))
+    return Status::error("{}: is {}; refusing to replace it with a file", path,
+                         fileKind(existing.st_mode));
   // The name is unique within this process (pid, counter); O_EXCL refuses
   // a leftover from a dead process that had the same pid, so try the next.
   static std::atomic<unsigned> counter{0};
@@ -165,4 +249,34 @@ Status gptc::writeFileAtomically(const std::string &path,
                          "the new file may not survive a system crash",
                          path, directory, errnoText());
   return Status::success();
+}
+
+Status gptc::checkOutputFile(const std::string &output,
+                             const std::string &input, const char *flag) {
+  struct stat out;
+  if (::lstat(output.c_str(), &out) != 0)
+    return Status::success(); // a new file
+  if (!S_ISREG(out.st_mode))
+    return Status::error("{} {}: is {}; refusing to replace it with a file",
+                         flag, output, fileKind(out.st_mode));
+  struct stat in;
+  if (!input.empty() && ::stat(input.c_str(), &in) == 0 &&
+      in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+    return Status::error("{} {}: is the input file; refusing to overwrite it",
+                         flag, output);
+  return Status::success();
+}
+
+std::vector<std::string> gptc::removeStaleTemporaries(const std::string &dir) {
+  std::vector<std::string> removed;
+  DIR *stream = ::opendir(dir.c_str());
+  if (!stream)
+    return removed;
+  while (struct dirent *entry = ::readdir(stream)) {
+    std::string name = entry->d_name;
+    if (isStaleTemporary(name) && ::unlink((dir + "/" + name).c_str()) == 0)
+      removed.push_back(name);
+  }
+  ::closedir(stream);
+  return removed;
 }

@@ -57,12 +57,22 @@ Expected<uint64_t> readNumber(const SafetensorsFile &file,
 
 } // namespace
 
-Status gptc::host::prepareOutputFolder(const std::string &dir) {
+Status gptc::host::prepareOutputFolder(const std::string &dir,
+                                       bool replaceRun) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error)
     return Status::error("cannot create the output folder '{}': {}", dir,
                          error.message());
+  if (!replaceRun)
+    for (const char *file : kRunFiles)
+      if (::access((dir + "/" + file).c_str(), F_OK) == 0)
+        return Status::error("the output folder '{}' holds a run ({}); "
+                             "continue it with --resume {}, choose another "
+                             "--out, or pass --overwrite to replace it",
+                             dir, file, dir);
+  for (const std::string &name : removeStaleTemporaries(dir))
+    fmt::print("removed {}/{}, left by a save that was killed\n", dir, name);
   // Write (atomically, like every file of a run) and remove a probe file.
   std::string probe = dir + "/.gptc-write-test";
   if (Status status = writeFileAtomically(probe, {}); !status.ok())
@@ -90,9 +100,11 @@ Status gptc::host::saveCheckpoint(const std::string &path,
 }
 
 Status gptc::host::saveModel(const std::string &path,
-                             const ProgramInfo &program, const char *params) {
-  return writeSafetensors(path, parameterTensors(program, params),
-                          {{kConfigKey, program.config}});
+                             const ProgramInfo &program, const char *params,
+                             int64_t step) {
+  return writeSafetensors(
+      path, parameterTensors(program, params),
+      {{kConfigKey, program.config}, {kStepKey, std::to_string(step)}});
 }
 
 Expected<CheckpointState>

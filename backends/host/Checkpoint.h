@@ -7,8 +7,11 @@
 //                           optimizer state (optim.m.<param>, optim.v.<param>,
 //                           optim.momentum.<param>) and metadata: format,
 //                           config, step, rng and the run's flags;
-//   model.safetensors       the parameters and the config only, what forward
-//                           and decode programs load.
+//   model.safetensors       the parameters, the config and the step only,
+//                           what forward and decode programs load.
+// A fresh run refuses a folder that holds these files unless told to
+// replace them; the temporary files of saves killed halfway are removed
+// when the next run starts.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,9 +41,15 @@ struct CheckpointState {
   std::map<std::string, std::string> flags;
 };
 
-/// Creates the output folder `dir` (and its parents) and checks that files
-/// can be written into it.
-Status prepareOutputFolder(const std::string &dir);
+/// The files a run writes into its output folder.
+constexpr const char *kRunFiles[] = {kCheckpointFile, kModelFile,
+                                     "metrics.jsonl"};
+
+/// Creates the output folder `dir` (and its parents), checks that files can
+/// be written into it and removes the temporary files of killed saves. A
+/// folder that holds a run's files is refused unless `replaceRun` (the
+/// run resumes there, or --overwrite).
+Status prepareOutputFolder(const std::string &dir, bool replaceRun);
 
 /// Writes the checkpoint at `path`: the parameters `params` (host memory)
 /// and the optimizer's state.
@@ -48,9 +57,10 @@ Status saveCheckpoint(const std::string &path, const ProgramInfo &program,
                       const char *params, const Optimizer &optimizer,
                       const CheckpointState &state);
 
-/// Writes the parameters `params` (host memory) and the config to `path`.
+/// Writes the parameters `params` (host memory), the config and the `step`
+/// they were saved at to `path`.
 Status saveModel(const std::string &path, const ProgramInfo &program,
-                 const char *params);
+                 const char *params, int64_t step);
 
 /// Reads the metadata of the checkpoint at `path`, which must have been
 /// written for the model `program` is compiled for. A missing, truncated or

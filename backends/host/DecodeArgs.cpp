@@ -165,11 +165,12 @@ static Status readPrompt(const Args &args, const DecodeShape &shape,
 /// Reads the counts and the sampling settings into `options`.
 static Status readGeneration(const Args &args, const DecodeShape &shape,
                              DecodeOptions &options) {
-  if (Status s = args.readInts({{"max-tokens", &options.maxTokens, 1},
-                                {"top-k", &options.sampling.topK, 0},
-                                {"seed", &options.seed, 0},
-                                {"rows", &options.rows, 1},
-                                {"threads", &options.threads, 1}});
+  if (Status s =
+          args.readInts({{"max-tokens", &options.maxTokens, 1, kMaxCount},
+                         {"top-k", &options.sampling.topK, 0, shape.V},
+                         {"seed", &options.seed, 0, INT64_MAX},
+                         {"rows", &options.rows, 1, kMaxCount},
+                         {"threads", &options.threads, 1, kMaxThreads}});
       !s.ok())
     return s;
   if (options.rows > shape.R)

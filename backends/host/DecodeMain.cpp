@@ -13,6 +13,10 @@
 #include "backends/host/GeneratedPrograms.h"
 #include "backends/host/HostCommon.h"
 
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
 #include <omp.h>
 
 using namespace gptc;
@@ -45,6 +49,15 @@ Status gptc::host::runDecode(int argc, char **argv, std::FILE *input) {
 }
 
 int gptc::host::decodeMain(int argc, char **argv) {
-  Status status = runDecode(argc, argv, stdin);
+  Status status;
+  try {
+    status = runDecode(argc, argv, stdin);
+  } catch (const std::system_error &error) {
+    // fmt reports a failed write to stdout (a full disk, a closed pipe).
+    status = Status::error("cannot write the generated text: {}", error.what());
+  }
+  if (status.ok() && (std::fflush(stdout) != 0 || std::ferror(stdout)))
+    status = Status::error("cannot write the generated text: {}",
+                           std::strerror(errno));
   return status.ok() ? 0 : fail(argv[0], status);
 }

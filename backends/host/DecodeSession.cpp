@@ -4,6 +4,8 @@
 
 #include "backends/host/HostCommon.h"
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include <fmt/core.h>
@@ -11,13 +13,23 @@
 using namespace gptc;
 using namespace gptc::host;
 
-/// Reads a line of `input` into `line`, without its newline; false at the
-/// end of the input.
-static bool readLine(std::FILE *input, std::string &line) {
+/// The longest line of input a conversation reads: far more than a KV cache
+/// holds tokens, and a bound on the memory endless input can take.
+constexpr size_t kMaxLineBytes = size_t(1) << 20;
+
+/// Reads line `number` of `input` into `line`, without its newline; false at
+/// the end of the input. A line longer than kMaxLineBytes is an error.
+static Expected<bool> readLine(std::FILE *input, int64_t number,
+                               std::string &line) {
   line.clear();
   int c;
-  while ((c = std::fgetc(input)) != EOF && c != '\n')
+  while ((c = std::fgetc(input)) != EOF && c != '\n') {
+    if (line.size() == kMaxLineBytes)
+      return Status::error("line {} of the input is longer than {} bytes; "
+                           "a line is one prompt",
+                           number, kMaxLineBytes);
     line += char(c);
+  }
   return c != EOF || !line.empty();
 }
 
@@ -79,7 +91,13 @@ Expected<bool> DecodeSession::turn(const std::vector<int32_t> &tokens) {
     }
     for (int64_t r = 0; r < rows; ++r) {
       // A row that has ended runs on (rows step together) unseen.
-      int32_t token = sampler.sample(decoder.logits(r), V);
+      const float *logits = decoder.logits(r); // [V]
+      if (!std::all_of(logits, logits + V,
+                       [](float v) { return std::isfinite(v); }))
+        return Status::error("the logits of row {} are not finite after {} "
+                             "generated tokens: the model overflows",
+                             r, i);
+      int32_t token = sampler.sample(logits, V);
       if (!ended[r]) {
         replies[r].push_back(token);
         if (endsReply(token)) {
@@ -128,7 +146,10 @@ Status DecodeSession::converse(std::FILE *input) {
       fmt::print(options.chat ? "User: " : "> ");
       std::fflush(stdout);
     }
-    if (!readLine(input, line) || line.empty() ||
+    Expected<bool> read = readLine(input, number, line);
+    if (!read.ok())
+      return read.status();
+    if (!*read || line.empty() ||
         (options.chat && (line == "quit" || line == "exit"))) {
       if (!options.quiet)
         fmt::print("\n");

@@ -294,6 +294,14 @@ void DataParallel::gatherOptimizerState(const Optimizer &optimizer,
                 nullptr, MPI_FLOAT, 0, MPI_COMM_WORLD);
 }
 
+int DataParallel::agreeOnStop(int signal) const {
+  if (size == 1)
+    return signal;
+  int agreed = 0;
+  MPI_Allreduce(&signal, &agreed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  return agreed;
+}
+
 double DataParallel::takeCommSeconds() {
   double seconds = commSeconds;
   commSeconds = 0;

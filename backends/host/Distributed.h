@@ -116,6 +116,10 @@ public:
   void gatherOptimizerState(const Optimizer &optimizer,
                             std::vector<float> &values) const;
 
+  /// The largest of every rank's `signal` (0: none), so that all ranks stop
+  /// after the same step when any of them was asked to; every rank calls it.
+  int agreeOnStop(int signal) const;
+
   /// Seconds spent in communication since the last call.
   double takeCommSeconds();
 

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "backends/common/FileUtil.h"
 #include "backends/common/Program.h"
 #include "backends/common/Safetensors.h"
 #include "backends/host/GeneratedPrograms.h"
@@ -31,7 +32,8 @@ int main(int argc, char **argv) {
           "target -1 = ignored)\nand prints the mean cross-entropy loss.",
       {{"weights", "safetensors file with every parameter"},
        {"data", "safetensors file with 'tokens' and 'targets'"},
-       {"out", "write 'logits' and 'loss' to this safetensors file"},
+       {"out", "write 'logits' and 'loss' (absent when every target is -1) "
+               "to this safetensors file"},
        {"repeat",
         "run the forward pass this many times and report the "
         "fastest (a benchmark)",
@@ -39,6 +41,13 @@ int main(int argc, char **argv) {
       {"weights", "data"});
   if (!args.ok())
     return fail(argv[0], args.status());
+  // The logits must not land on an input.
+  if (args->has("out"))
+    for (const char *input : {"weights", "data"})
+      if (Status s =
+              checkOutputFile(args->get("out"), args->get(input), "--out");
+          !s.ok())
+        return fail(argv[0], s);
 
   Expected<DeviceBuffer> params =
       loadParametersToDevice(program, args->get("weights"));
@@ -51,6 +60,9 @@ int main(int argc, char **argv) {
   if (Status s = loadBatch(program, args->get("data"), tokens, targets);
       !s.ok())
     return fail(argv[0], s);
+  // With every target ignored (-1) there is no loss, only logits.
+  const bool hasLoss = std::any_of(targets.begin(), targets.end(),
+                                   [](int32_t target) { return target != -1; });
 
   Expected<int64_t> repeat = args->getInt("repeat", 1, 1000000);
   if (!repeat.ok())
@@ -76,17 +88,20 @@ int main(int argc, char **argv) {
     double seconds = stopwatch.seconds();
     fastest = run == 0 ? seconds : std::min(fastest, seconds);
   }
-  fmt::print("loss {:.7f}  ({} tokens in {:.2f} ms, {:.0f} tokens/s)\n", loss,
+  std::string lossText = hasLoss ? fmt::format("loss {:.7f}", loss)
+                                 : "no loss (every target is -1)";
+  fmt::print("{}  ({} tokens in {:.2f} ms, {:.0f} tokens/s)\n", lossText,
              tokens.size(), fastest * 1e3, tokens.size() / fastest);
 
   if (args->has("out")) {
     std::vector<float> logits(logitsInfo.numel()); // [B, T, V]
     copyToHost(logits.data(), deviceLogits.get(), logitsBytes);
-    Status s = writeSafetensors(
-        args->get("out"),
-        {{buffers::kLogits, DType::F32, shapeOf(logitsInfo), logits.data()},
-         {buffers::kLoss, DType::F32, {}, &loss}},
-        {{"config", program.config}});
+    std::vector<TensorRef> outputs = {
+        {buffers::kLogits, DType::F32, shapeOf(logitsInfo), logits.data()}};
+    if (hasLoss)
+      outputs.push_back({buffers::kLoss, DType::F32, {}, &loss});
+    Status s = writeSafetensors(args->get("out"), outputs,
+                                {{"config", program.config}});
     if (!s.ok())
       return fail(argv[0], s);
   }

@@ -6,6 +6,9 @@
 #include "backends/common/Json.h"
 #include "backends/common/Safetensors.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -71,9 +74,9 @@ Status Args::require(std::initializer_list<const char *> names) const {
 
 Status Args::readInts(std::initializer_list<IntFlag> flags) const {
   for (const IntFlag &flag : flags) {
-    if (get(flag.name).empty())
+    if (!has(flag.name) && get(flag.name).empty())
       continue; // a flag without a default, not given
-    Expected<int64_t> value = getInt(flag.name, flag.min, INT64_MAX);
+    Expected<int64_t> value = getInt(flag.name, flag.min, flag.max);
     if (!value.ok())
       return value.status();
     *flag.value = *value;
@@ -93,13 +96,15 @@ Expected<int64_t> Args::getInt(const std::string &name, int64_t min,
                                int64_t max) const {
   std::string text = get(name);
   char *end = nullptr;
+  errno = 0;
   long long value = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0')
+  if (text.empty() || *end != '\0' ||
+      std::isspace(static_cast<unsigned char>(text[0])))
     return Status::error("option '--{}' expects an integer, got '{}'", name,
                          text);
-  if (value < min || value > max)
+  if (errno == ERANGE || value < min || value > max)
     return Status::error("option '--{}' must be in [{}, {}], got {}", name, min,
-                         max, value);
+                         max, text);
   return int64_t(value);
 }
 
@@ -107,7 +112,9 @@ Expected<double> Args::getReal(const std::string &name) const {
   std::string text = get(name);
   char *end = nullptr;
   double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(value))
+  if (text.empty() || *end != '\0' ||
+      std::isspace(static_cast<unsigned char>(text[0])) ||
+      !std::isfinite(value))
     return Status::error("option '--{}' expects a number, got '{}'", name,
                          text);
   return value;
@@ -132,11 +139,17 @@ Status gptc::host::loadParameters(const ProgramInfo &program,
   for (size_t i = 0; i < program.numParams; ++i) {
     const BufferInfo &param = program.params[i];
     std::vector<int64_t> shape(param.shape, param.shape + param.rank);
-    Status status =
-        file->readF32(param.name, shape, view<float>(params, param.offset));
+    float *values = view<float>(params, param.offset); // [numel]
+    Status status = file->readF32(param.name, shape, values);
     if (!status.ok())
       return Status::error("{} (the program was compiled for this model: {})",
                            status.message(), program.config);
+    const float *bad = std::find_if(values, values + param.numel(),
+                                    [](float v) { return !std::isfinite(v); });
+    if (bad != values + param.numel())
+      return Status::error("{}: tensor '{}' holds {} at index {}: the "
+                           "parameters must be finite numbers",
+                           path, param.name, *bad, bad - values);
   }
   return Status::success();
 }

@@ -23,6 +23,13 @@
 
 namespace gptc::host {
 
+/// The most OpenMP threads --threads may ask for: more than any machine
+/// gptc runs on has cores, fewer than the runtime can start.
+constexpr int64_t kMaxThreads = 1024;
+/// The most steps, tokens or micro-batches a counting flag may ask for: far
+/// beyond any run, well inside int64_t arithmetic.
+constexpr int64_t kMaxCount = int64_t(1) << 40;
+
 /// One command-line flag a program accepts.
 struct Flag {
   std::string name; // without the leading "--"
@@ -43,18 +50,21 @@ public:
   /// An error naming the first of `names` that was not given.
   Status require(std::initializer_list<const char *> names) const;
 
-  /// An integer flag to read into `value`, at least `min`.
+  /// An integer flag to read into `value`, in [min, max].
   struct IntFlag {
     const char *name;
     int64_t *value;
     int64_t min;
+    int64_t max;
   };
-  /// Reads every flag that has a value (given or default); the others keep
-  /// theirs. An error names a malformed or too small one.
+  /// Reads every flag that is given or has a default; the others keep their
+  /// values. An error names a flag that is empty, malformed (trailing
+  /// characters, too many digits) or out of its range.
   Status readInts(std::initializer_list<IntFlag> flags) const;
   /// The value of `name` (or its default; empty when it has neither).
   std::string get(const std::string &name) const;
-  /// `name` as an integer in [min, max], or an error naming the flag.
+  /// `name` as an integer in [min, max], or an error naming the flag (also
+  /// when it is given empty).
   Expected<int64_t> getInt(const std::string &name, int64_t min,
                            int64_t max) const;
   /// `name` as a finite number, or an error naming the flag.

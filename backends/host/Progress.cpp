@@ -110,19 +110,27 @@ Expected<MetricsLog> MetricsLog::open(const std::string &path,
         kept += std::string(line) + '\n';
     }
   }
-  if (Status status = writeFileAtomically(path, {kept}); !status.ok())
+  if (Status status = checkOutputFile(path, "", "--out"); !status.ok())
     return status;
   MetricsLog log;
   log.path = path;
-  log.file.reset(std::fopen(path.c_str(), "a"));
-  if (!log.file)
-    return Status::error("{}: cannot open for appending: {}", path,
-                         std::strerror(errno));
+  log.kept = std::move(kept);
   return log;
 }
 
 Status MetricsLog::append(const Json &record) {
   std::string line = record.serialize() + '\n';
+  if (!file) {
+    // The first record: the kept ones and it replace the file at once.
+    if (Status status = writeFileAtomically(path, {kept, line}); !status.ok())
+      return status;
+    kept.clear();
+    file.reset(std::fopen(path.c_str(), "a"));
+    if (!file)
+      return Status::error("{}: cannot open for appending: {}", path,
+                           std::strerror(errno));
+    return Status::success();
+  }
   if (std::fwrite(line.data(), 1, line.size(), file.get()) != line.size() ||
       std::fflush(file.get()) != 0)
     return Status::error("{}: cannot write: {}", path, std::strerror(errno));

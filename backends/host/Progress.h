@@ -60,9 +60,11 @@ Json evalRecord(const EvalReport &report);
 /// Appends JSON records, one per line, to a metrics file.
 class MetricsLog {
 public:
-  /// Opens `path` for a fresh run (emptying it) or, when `resumedStep` is
-  /// set, for a run resumed at that step: records of later steps, written
-  /// by the interrupted run, are dropped (so are torn lines).
+  /// Opens `path` for a fresh run (its records replace the file's) or, when
+  /// `resumedStep` is set, for a run resumed at that step: records of later
+  /// steps, written by the interrupted run, are dropped (so are torn lines).
+  /// The file changes only with the first record: a run that fails before
+  /// it leaves the file as it was.
   static Expected<MetricsLog> open(const std::string &path,
                                    std::optional<int64_t> resumedStep);
 
@@ -70,6 +72,8 @@ public:
   Status append(const Json &record);
 
 private:
+  /// The records kept from the file, written with the first new one.
+  std::string kept;
   struct Closer {
     void operator()(std::FILE *file) const { std::fclose(file); }
   };

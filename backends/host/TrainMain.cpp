@@ -5,9 +5,10 @@
 // optimizer step runs train_step on --batch / B micro-batches, averages
 // their gradients, clips the global norm to 1, and updates the parameters
 // with the scheduled learning rates; a non-finite loss or gradient norm stops
-// the run without saving. Checkpoints record the parameters, the optimizer
-// state, the batch sampler's RNG and the flags, so --resume continues exactly
-// where the run stopped.
+// the run without saving, and SIGINT/SIGTERM/SIGHUP stop it after the step
+// in progress with a checkpoint (StopSignals.h). Checkpoints record the
+// parameters, the optimizer state, the batch sampler's RNG and the flags, so
+// --resume continues exactly where the run stopped.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,11 +25,13 @@
 #include "backends/host/Optimizer.h"
 #include "backends/host/Progress.h"
 #include "backends/host/Random.h"
+#include "backends/host/StopSignals.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -121,6 +124,10 @@ std::vector<Flag> makeFlags(const Model &model) {
       {"stop-after", "stop after this step with a checkpoint, as if "
                      "interrupted (the schedule stays that of --steps)"},
       {"resume", "continue the run saved in this folder"},
+      {"overwrite",
+       "replace the run already in --out (its files are replaced as the new "
+       "run writes its own)",
+       false},
       {"init-weights", "start from the parameters in this safetensors file"},
       {"optimizer", "muon (AdamW for wte and lm_head) or adamw", true, "muon"},
       {"lr-scale", "multiplies every learning rate", true, "1"},
@@ -135,6 +142,7 @@ std::vector<Flag> makeFlags(const Model &model) {
 /// The settings of a run, read from the flags.
 struct Options {
   std::string data, out, resume, initWeights;
+  bool overwrite = false; // --overwrite
   int64_t steps = 0, batch = 0, seed = 0;
   int64_t evalEvery = 0, evalBatches = 0, logEvery = 0;
   int64_t saveEvery = 0; // 0: at every evaluation
@@ -150,6 +158,7 @@ Expected<Options> readOptions(const Args &args, const Model &model) {
   options.data = args.get("data");
   options.resume = args.get("resume");
   options.initWeights = args.get("init-weights");
+  options.overwrite = args.has("overwrite");
   options.out = !options.resume.empty() && !args.has("out") ? options.resume
                                                             : args.get("out");
   if (options.data.empty())
@@ -158,15 +167,19 @@ Expected<Options> readOptions(const Args &args, const Model &model) {
     return Status::error("--resume and --init-weights exclude each other: a "
                          "resumed run continues from its checkpoint");
 
-  if (Status s = args.readInts({{"steps", &options.steps, 1},
-                                {"batch", &options.batch, 1},
-                                {"seed", &options.seed, 0},
-                                {"eval-every", &options.evalEvery, 1},
-                                {"eval-batches", &options.evalBatches, 1},
-                                {"log-every", &options.logEvery, 1},
-                                {"save-every", &options.saveEvery, 1},
-                                {"stop-after", &options.stopAfter, 1},
-                                {"threads", &options.threads, 1}});
+  // Host buffers grow with the micro-batches of a step and the evaluation
+  // windows: cap both at a million.
+  constexpr int64_t kMaxBatches = int64_t(1) << 20;
+  if (Status s =
+          args.readInts({{"steps", &options.steps, 1, kMaxCount},
+                         {"batch", &options.batch, 1, kMaxBatches * model.B},
+                         {"seed", &options.seed, 0, INT64_MAX},
+                         {"eval-every", &options.evalEvery, 1, kMaxCount},
+                         {"eval-batches", &options.evalBatches, 1, kMaxBatches},
+                         {"log-every", &options.logEvery, 1, kMaxCount},
+                         {"save-every", &options.saveEvery, 1, kMaxCount},
+                         {"stop-after", &options.stopAfter, 1, kMaxCount},
+                         {"threads", &options.threads, 1, kMaxThreads}});
       !s.ok())
     return s;
   if (options.batch % model.B != 0)
@@ -252,8 +265,12 @@ public:
     lastCheckpointStep = step;
   }
 
-  /// Trains from optimizer step `startStep` to the end of the run.
+  /// Trains from optimizer step `startStep` to the end of the run, or until
+  /// a stop signal (then after the step in progress, with a checkpoint).
   Status run(int64_t startStep);
+
+  /// The signal that stopped the run early, or 0.
+  int stoppedBy() const { return stopSignal; }
 
 private:
   /// One optimizer step (0-based `step`); returns its mean loss.
@@ -290,6 +307,7 @@ private:
   std::map<std::string, std::string> runFlags;
   std::string lastCheckpoint;
   int64_t lastCheckpointStep = -1; // -1: none yet
+  int stopSignal = 0;
 };
 
 Status Trainer::nonFinite(int64_t step, const char *what, double value) const {
@@ -401,8 +419,8 @@ Status Trainer::save(int64_t step) {
           saveCheckpoint(path, program, hostParams.get(), optimizer, state);
       !status.ok())
     return status;
-  if (Status status =
-          saveModel(options.out + "/" + kModelFile, program, hostParams.get());
+  if (Status status = saveModel(options.out + "/" + kModelFile, program,
+                                hostParams.get(), step);
       !status.ok())
     return status;
   setLastCheckpoint(path, step);
@@ -460,10 +478,20 @@ Status Trainer::run(int64_t startStep) {
     const bool saveDue =
         last ||
         (options.saveEvery > 0 ? done % options.saveEvery == 0 : evalDue);
+    // Every rank sees the signal after the same step.
+    const int signal = parallel.agreeOnStop(requestedStopSignal());
+    const bool interrupted = signal != 0 && !last;
     const bool stop = done == options.stopAfter;
-    if (saveDue || stop)
+    if (saveDue || stop || interrupted)
       if (Status status = save(done); !status.ok())
         return status;
+    if (interrupted) {
+      fmt::print("stopped by {} after step {} of {}; continue with --resume "
+                 "{}\n",
+                 stopSignalName(signal), done, options.steps, options.out);
+      stopSignal = signal;
+      break;
+    }
     if (stop) {
       fmt::print("stopped after step {} of {}; continue with --resume {}\n",
                  done, options.steps, options.out);
@@ -486,7 +514,7 @@ std::vector<std::string> withRecordedFlags(int argc, char **argv,
 
 } // namespace
 
-Status gptc::host::runTraining(int argc, char **argv) {
+Expected<int> gptc::host::runTraining(int argc, char **argv) {
   const ProgramInfo &program = train_step_program;
   Expected<Model> model = readModel();
   if (!model.ok())
@@ -595,7 +623,12 @@ Status gptc::host::runTraining(int argc, char **argv) {
   // Nothing has been written yet; from here on rank 0 uses the output folder.
   MetricsLog metrics;
   if (parallel->isRoot()) {
-    if (Status status = prepareOutputFolder(options->out); !status.ok())
+    std::error_code ignored;
+    bool resumesHere = resumed && std::filesystem::equivalent(
+                                      options->resume, options->out, ignored);
+    if (Status status = prepareOutputFolder(options->out,
+                                            resumesHere || options->overwrite);
+        !status.ok())
       return status;
     std::optional<int64_t> resumedStep;
     if (resumed)
@@ -639,15 +672,20 @@ Status gptc::host::runTraining(int argc, char **argv) {
                   std::move(metrics), std::move(runFlags));
   if (resumed)
     trainer.setLastCheckpoint(resumePath, resumed->step);
-  return trainer.run(resumed ? resumed->step : 0);
+  installStopHandlers();
+  if (Status status = trainer.run(resumed ? resumed->step : 0); !status.ok())
+    return status;
+  // As a shell reports a process a signal ended.
+  return trainer.stoppedBy() ? 128 + trainer.stoppedBy() : 0;
 }
 
 int gptc::host::trainMain(int argc, char **argv) {
-  Status status = runTraining(argc, argv);
-  if (status.ok()) {
+  Expected<int> exitCode = runTraining(argc, argv);
+  if (exitCode.ok()) {
     endWorld();
-    return 0;
+    return *exitCode;
   }
+  const Status &status = exitCode.status();
   if (worldSize() == 1)
     return fail(argv[0], status);
   // One rank's failure ends the whole job (an abort, as its peers may be

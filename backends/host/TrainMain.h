@@ -16,9 +16,10 @@
 
 namespace gptc::host {
 
-/// Trains the compiled model as the command line asks; a failure's message
-/// is one line.
-Status runTraining(int argc, char **argv);
+/// Trains the compiled model as the command line asks and returns the exit
+/// status: 0, or 128 + the signal that stopped the run after a checkpoint.
+/// A failure's message is one line.
+Expected<int> runTraining(int argc, char **argv);
 
 /// main() of the training program: initDevice, then runTraining, printing
 /// a failure of either as "<program>: error: <message>" and returning 1.

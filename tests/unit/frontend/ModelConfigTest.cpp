@@ -101,15 +101,12 @@ TEST(ModelToml, ParsesRequiredKeysWithDefaults) {
   EXPECT_EQ(config.numParameters(), 131072 + 4 * 786432);
 }
 
-TEST(ModelToml, ParsesOptionalKeysAndIgnoresReservedTables) {
+TEST(ModelToml, ParsesOptionalKeys) {
   std::string text =
       modelWith({{"n_kv_head", "n_kv_head = 2"}}, "softcap = 30\n"
                                                   "rope_base = 500000.0\n"
                                                   "rope_bf16 = true\n"
-                                                  "qk_scale = 1.2\n"
-                                                  "[train]\n"
-                                                  "anything = \"goes\"\n"
-                                                  "[decode]\n");
+                                                  "qk_scale = 1.2\n");
   llvm::Expected<GPTConfig> parsed = parseModelTomlString(text, "gqa.toml");
   ASSERT_PARSED(parsed);
   const GPTConfig &config = *parsed;
@@ -173,29 +170,29 @@ TEST(ModelToml, SyntaxError) {
 
 TEST(ModelToml, MissingModelTable) {
   EXPECT_EQ(tomlError(""), "m.toml:1:1: error: missing table [model]");
-  EXPECT_EQ(tomlError("# just a comment\n\n[train]\n"),
+  EXPECT_EQ(tomlError("# just a comment\n\n"),
             "m.toml:1:1: error: missing table [model]");
 }
 
 TEST(ModelToml, TopLevelTablesMustBeTables) {
   EXPECT_EQ(tomlError("model = 4\n"),
             "m.toml:1:9: error: model must be a table, got an integer");
-  EXPECT_EQ(tomlError("train = [1, 2]\n" + modelWith({})),
-            "m.toml:1:9: error: train must be a table, got an array");
-  EXPECT_EQ(tomlError("decode = \"fast\"\n" + modelWith({})),
-            "m.toml:1:10: error: decode must be a table, got a string");
 }
 
 TEST(ModelToml, UnknownTopLevelKey) {
   EXPECT_EQ(tomlError("[modle]\nn_layer = 4\n"),
             "m.toml:1:2: error: unknown top-level key 'modle'; did you mean "
-            "'model'? allowed: model, train, decode");
+            "'model'? allowed: model");
   EXPECT_EQ(tomlError(modelWith({}, "[optimizer]\n")),
             "m.toml:8:2: error: unknown top-level key 'optimizer'; allowed: "
-            "model, train, decode");
+            "model");
   EXPECT_EQ(tomlError("seed = 7\n" + modelWith({})),
-            "m.toml:1:1: error: unknown top-level key 'seed'; allowed: model, "
-            "train, decode");
+            "m.toml:1:1: error: unknown top-level key 'seed'; allowed: model");
+  // Run settings are flags, not tables that would be ignored.
+  EXPECT_EQ(tomlError(modelWith({}, "[train]\nsteps = 10\n")),
+            "m.toml:8:2: error: unknown top-level key 'train'; allowed: model; "
+            "training and decoding settings are flags of the compiled "
+            "binaries (see their --help)");
 }
 
 TEST(ModelToml, UnknownModelKey) {

@@ -100,15 +100,16 @@ TEST(Checkpoint, ModelFileHoldsParametersAndConfigOnly) {
   TempDir dir;
   TrainedState saved;
   std::string path = dir / kModelFile;
-  ASSERT_TRUE(saveModel(path, program, saved.params.get()).ok());
+  ASSERT_TRUE(saveModel(path, program, saved.params.get(), 7).ok());
   Expected<SafetensorsFile> file = SafetensorsFile::open(path);
   ASSERT_TRUE(file.ok());
   EXPECT_EQ(file->getNames(),
             (std::vector<std::string>{
                 "transformer.wte.weight", "transformer.h.0.mlp.c_fc.weight",
                 "transformer.h.0.mlp.c_proj.weight", "lm_head.weight"}));
-  ASSERT_EQ(file->getMetadata().size(), 1u);
+  ASSERT_EQ(file->getMetadata().size(), 2u);
   EXPECT_EQ(*file->findMetadata("config"), program.config);
+  EXPECT_EQ(*file->findMetadata("step"), "7");
   AlignedBuffer params = allocateBuffer(program.paramBytes);
   ASSERT_TRUE(loadParameters(program, path, params.get()).ok());
   EXPECT_EQ(std::memcmp(params.get(), saved.params.get(), program.paramBytes),
@@ -157,21 +158,21 @@ TEST(Checkpoint, TruncatedCheckpointIsRefused) {
 
 TEST(Checkpoint, OutputFolders) {
   TempDir dir;
-  ASSERT_TRUE(prepareOutputFolder(dir / "runs/a/b").ok());
+  ASSERT_TRUE(prepareOutputFolder(dir / "runs/a/b", false).ok());
   struct stat info;
   EXPECT_EQ(::stat((dir / "runs/a/b").c_str(), &info), 0);
   EXPECT_TRUE(S_ISDIR(info.st_mode));
   EXPECT_NE(::access((dir / "runs/a/b/.gptc-write-test").c_str(), F_OK), 0);
 
   writeTestFile(dir / "file", "x");
-  Status status = prepareOutputFolder(dir / "file/sub");
+  Status status = prepareOutputFolder(dir / "file/sub", false);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.message(), "cannot create the output folder '" +
                                   dir / "file/sub" + "': Not a directory");
 
   if (::geteuid() != 0) { // root writes into read-only folders anyway
     ASSERT_EQ(::mkdir((dir / "ro").c_str(), 0555), 0);
-    status = prepareOutputFolder(dir / "ro");
+    status = prepareOutputFolder(dir / "ro", false);
     ASSERT_FALSE(status.ok());
     EXPECT_EQ(status.message().rfind("the output folder '" + dir / "ro" +
                                          "' is not writable: ",
@@ -179,6 +180,42 @@ TEST(Checkpoint, OutputFolders) {
               0u)
         << status.message();
   }
+}
+
+TEST(Checkpoint, OutputFolderHoldingARunNeedsReplaceRun) {
+  TempDir dir;
+  for (const char *file : kRunFiles) {
+    std::string run = dir / (std::string("run-") + file);
+    ASSERT_EQ(::mkdir(run.c_str(), 0700), 0);
+    writeTestFile(run + "/" + file, "x");
+    Status status = prepareOutputFolder(run, false);
+    ASSERT_FALSE(status.ok()) << file;
+    EXPECT_EQ(status.message(), "the output folder '" + run +
+                                    "' holds a run (" + file +
+                                    "); continue it with --resume " + run +
+                                    ", choose another --out, or pass "
+                                    "--overwrite to replace it");
+    EXPECT_TRUE(prepareOutputFolder(run, true).ok()) << file;
+    EXPECT_EQ(readTestFile(run + "/" + file), "x");
+  }
+}
+
+TEST(Checkpoint, OutputFolderLosesTemporariesOfDeadSaves) {
+  TempDir parent;
+  std::string run = parent / "run";
+  ASSERT_EQ(::mkdir(run.c_str(), 0700), 0);
+  auto in = [&](const std::string &name) { return run + "/" + name; };
+  // pid 2^22 + 1 is above Linux's pid_max, so no process has it.
+  std::string stale = "checkpoint.safetensors.tmp.4194305.0";
+  std::string live =
+      "checkpoint.safetensors.tmp." + std::to_string(::getpid()) + ".0";
+  writeTestFile(in(stale), "partial");
+  writeTestFile(in(live), "being written");
+  writeTestFile(in("notes.tmp.txt"), "mine");
+  ASSERT_TRUE(prepareOutputFolder(run, true).ok());
+  EXPECT_NE(::access(in(stale).c_str(), F_OK), 0);
+  EXPECT_EQ(readTestFile(in(live)), "being written");
+  EXPECT_EQ(readTestFile(in("notes.tmp.txt")), "mine");
 }
 
 } // namespace

@@ -239,9 +239,9 @@ TEST_F(Decode, BadInputIsAnErrorNamingIt) {
   EXPECT_EQ(errorOf({"--prompt", "a", "--temperature", "warm"}),
             "option '--temperature' expects a number, got 'warm'");
   EXPECT_EQ(errorOf({"--prompt", "a", "--max-tokens", "0"}),
-            "option '--max-tokens' must be in [1, 9223372036854775807], got 0");
+            "option '--max-tokens' must be in [1, 1099511627776], got 0");
   EXPECT_EQ(errorOf({"--prompt", "a", "--top-k", "-1"}),
-            "option '--top-k' must be in [0, 9223372036854775807], got -1");
+            "option '--top-k' must be in [0, 128], got -1");
   DecodeRun noWeights = decode({"--prompt", "a"});
   EXPECT_EQ(noWeights.status.message(), "missing --weights; see --help");
 }

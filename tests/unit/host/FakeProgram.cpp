@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -14,6 +15,8 @@ using namespace fake;
 
 int64_t fake::trainStepCalls = 0;
 int64_t fake::nanFromCall = -1;
+int64_t fake::signalAtCall = -1;
+int fake::signalToRaise = 0;
 
 namespace {
 
@@ -29,8 +32,18 @@ const char kConfig[] =
 
 const BufferInfo kParams[] = {
     {"transformer.wte.weight", ElementType::F32, 2, {V, C}, kWteOffset},
-    {"transformer.h.0.mlp.c_fc.weight", ElementType::F32, 2, {H, C}, kFcOffset, 0},
-    {"transformer.h.0.mlp.c_proj.weight", ElementType::F32, 2, {C, H}, kProjOffset, 0},
+    {"transformer.h.0.mlp.c_fc.weight",
+     ElementType::F32,
+     2,
+     {H, C},
+     kFcOffset,
+     0},
+    {"transformer.h.0.mlp.c_proj.weight",
+     ElementType::F32,
+     2,
+     {C, H},
+     kProjOffset,
+     0},
     {"lm_head.weight", ElementType::F32, 2, {V, C}, kLmHeadOffset},
 };
 const BufferInfo kInputs[] = {
@@ -138,6 +151,8 @@ void train_step(char *params, int32_t *tokens, int32_t *targets, float *loss,
     float *g = view<float>(grads, 0);
     std::fill(g, g + kParamBytes / 4, *loss);
   }
+  if (trainStepCalls == signalAtCall)
+    std::raise(signalToRaise);
   ++trainStepCalls;
 }
 

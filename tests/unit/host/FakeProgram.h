@@ -34,6 +34,10 @@ constexpr int64_t B = 2, T = 16, V = 128, C = 8, H = 4 * C;
 /// (counting from 0; -1: never) the loss and gradients are NaN.
 extern int64_t trainStepCalls;
 extern int64_t nanFromCall;
+/// The signal train_step call `signalAtCall` (-1: none) raises, as a user's
+/// kill would arrive in the middle of a step.
+extern int64_t signalAtCall;
+extern int signalToRaise;
 
 } // namespace fake
 

@@ -65,7 +65,7 @@ TEST(Progress, StepAndEvalLines) {
             "\"task_accuracy\":0.531,\"task_problems\":1000}");
 }
 
-TEST(Progress, MetricsStartEmptyOrKeepTheStepsBeforeAResume) {
+TEST(Progress, MetricsAreReplacedAtTheFirstRecordOrKeepTheStepsBeforeAResume) {
   TempDir dir;
   std::string path = dir / "metrics.jsonl";
   writeTestFile(path, "{\"step\":1,\"loss\":3.0}\n"
@@ -83,9 +83,17 @@ TEST(Progress, MetricsStartEmptyOrKeepTheStepsBeforeAResume) {
                                   "{\"step\":2,\"val_loss\":2.5}\n"
                                   "{\"step\":3}\n");
   }
+  // A fresh run replaces the file with its first record, not before: a run
+  // that fails earlier leaves the old metrics as they were.
   Expected<MetricsLog> fresh = MetricsLog::open(path, std::nullopt);
   ASSERT_TRUE(fresh.ok());
-  EXPECT_EQ(readTestFile(path), "");
+  EXPECT_EQ(readTestFile(path), "{\"step\":1,\"loss\":3.0}\n"
+                                "{\"step\":2,\"val_loss\":2.5}\n"
+                                "{\"step\":3}\n");
+  Json record = Json::object();
+  record.set("step", Json::integer(1));
+  ASSERT_TRUE(fresh->append(record).ok());
+  EXPECT_EQ(readTestFile(path), "{\"step\":1}\n");
 }
 
 } // namespace

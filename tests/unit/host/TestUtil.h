@@ -53,9 +53,11 @@ inline std::string readTestFile(const std::string &path) {
 
 /// Runs the training program with `args` against the fake program, whose
 /// train_step returns NaN from call `nanFromCall` on (-1: never), and
-/// returns the outcome; stdout goes to `output` when given.
+/// returns the outcome; stdout goes to `output` when given, the exit status
+/// to `exitCode`.
 inline Status train(const std::vector<std::string> &args,
-                    std::string *output = nullptr, int64_t nanFromCall = -1) {
+                    std::string *output = nullptr, int64_t nanFromCall = -1,
+                    int *exitCode = nullptr) {
   std::vector<std::string> storage = {"gptc-train"};
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char *> argv;
@@ -64,7 +66,10 @@ inline Status train(const std::vector<std::string> &args,
   fake::trainStepCalls = 0;
   fake::nanFromCall = nanFromCall;
   testing::internal::CaptureStdout();
-  Status status = runTraining(int(argv.size()), argv.data());
+  Expected<int> result = runTraining(int(argv.size()), argv.data());
+  Status status = result.ok() ? Status::success() : result.status();
+  if (exitCode)
+    *exitCode = result.ok() ? *result : 1;
   std::string printed = testing::internal::GetCapturedStdout();
   if (output)
     *output = printed;

@@ -8,11 +8,14 @@
 
 #include "TestUtil.h"
 #include "backends/common/Json.h"
+#include "backends/common/Safetensors.h"
 #include "backends/host/Checkpoint.h"
+#include "backends/host/StopSignals.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <regex>
 
@@ -229,6 +232,78 @@ TEST_F(Train, NanBeforeAnyCheckpointSavesNothing) {
   EXPECT_NE(::access((dir / "run/model.safetensors").c_str(), F_OK), 0);
 }
 
+TEST_F(Train, OverwriteReplacesARunOnlyWithNewerFiles) {
+  ASSERT_TRUE(train(runFlags(text, dir / "run", {"--steps", "4"})).ok());
+  std::string metrics = readTestFile(dir / "run/metrics.jsonl");
+  std::string checkpoint = readTestFile(dir / "run/checkpoint.safetensors");
+
+  // A run that fails in its first step leaves every file as it was.
+  Status failed = train(
+      runFlags(text, dir / "run", {"--steps", "6", "--overwrite"}), nullptr, 0);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(readTestFile(dir / "run/metrics.jsonl"), metrics);
+  EXPECT_EQ(readTestFile(dir / "run/checkpoint.safetensors"), checkpoint);
+
+  Status replaced =
+      train(runFlags(text, dir / "run",
+                     {"--steps", "6", "--log-every", "1", "--overwrite"}));
+  ASSERT_TRUE(replaced.ok()) << replaced.message();
+  Expected<CheckpointState> state = readCheckpointState(
+      dir / "run/checkpoint.safetensors", train_step_program);
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->step, 6);
+  std::vector<Json> records = readMetrics(dir / "run/metrics.jsonl");
+  EXPECT_EQ(records.back().find("step")->serialize(), "6");
+  EXPECT_EQ(records.front().find("step")->serialize(), "1");
+}
+
+TEST_F(Train, ModelFileRecordsItsStep) {
+  ASSERT_TRUE(
+      train(runFlags(text, dir / "run", {"--steps", "7", "--save-every", "5"}))
+          .ok());
+  Expected<SafetensorsFile> model =
+      SafetensorsFile::open(dir / "run/model.safetensors");
+  ASSERT_TRUE(model.ok());
+  ASSERT_NE(model->findMetadata("step"), nullptr);
+  EXPECT_EQ(*model->findMetadata("step"), "7");
+}
+
+/// SIGINT, SIGTERM and SIGHUP in the middle of a step: the step finishes,
+/// a checkpoint is saved, the exit status is 128 + the signal, and --resume
+/// continues exactly as if nothing had happened.
+TEST_F(Train, StopSignalsSaveAtTheStepBoundaryAndResumeExactly) {
+  const std::vector<std::string> flags = {
+      "--steps", "12", "--batch", "4", "--log-every", "1", "--eval-every", "6"};
+  ASSERT_TRUE(train(runFlags(text, dir / "whole", flags)).ok());
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    std::string out, run = dir / ("signal" + std::to_string(signal));
+    fake::signalToRaise = signal;
+    fake::signalAtCall = 6; // the first micro-batch of step 4
+    int exitCode = 0;
+    Status stopped = train(runFlags(text, run, flags), &out, -1, &exitCode);
+    fake::signalAtCall = -1;
+    ASSERT_TRUE(stopped.ok()) << stopped.message();
+    EXPECT_EQ(exitCode, 128 + signal);
+    EXPECT_NE(out.find(std::string("stopped by ") + stopSignalName(signal) +
+                       " after step 4 of 12; continue with --resume " + run),
+              std::string::npos)
+        << out;
+    Expected<CheckpointState> state = readCheckpointState(
+        run + "/checkpoint.safetensors", train_step_program);
+    ASSERT_TRUE(state.ok());
+    EXPECT_EQ(state->step, 4);
+
+    Status resumed =
+        train({"--resume", run, "--threads", "1"}, nullptr, -1, &exitCode);
+    ASSERT_TRUE(resumed.ok()) << resumed.message();
+    EXPECT_EQ(exitCode, 0);
+    EXPECT_EQ(lossTrajectory(run + "/metrics.jsonl"),
+              lossTrajectory(dir / "whole/metrics.jsonl"));
+    EXPECT_EQ(readTestFile(run + "/checkpoint.safetensors"),
+              readTestFile(dir / "whole/checkpoint.safetensors"));
+  }
+}
+
 TEST_F(Train, InitWeightsStartsFromAModelFile) {
   ASSERT_TRUE(train(runFlags(text, dir / "first", {"--steps", "30"})).ok());
   std::string out;
@@ -358,7 +433,48 @@ TEST_F(Train, BadInputsStopBeforeTouchingTheOutputFolder) {
       {{"--data", text, "--out", good, "--optimizer", "sgd"},
        "option '--optimizer' must be muon or adamw, got 'sgd'"},
       {{"--data", text, "--out", good, "--steps", "0"},
-       "option '--steps' must be in [1, 9223372036854775807], got 0"},
+       "option '--steps' must be in [1, 1099511627776], got 0"},
+      // Flags are read strictly: given empty, with trailing characters or
+      // beyond their range they are errors, not 0 or a default.
+      {{"--data", text, "--out", good, "--steps", ""},
+       "option '--steps' expects an integer, got ''"},
+      {{"--data", text, "--out", good, "--batch="},
+       "option '--batch' expects an integer, got ''"},
+      {{"--data", text, "--out", good, "--seed", "", "--overwrite"},
+       "option '--seed' expects an integer, got ''"},
+      {{"--data", text, "--out", good, "--threads", "", "--overwrite"},
+       "option '--threads' expects an integer, got ''"},
+      {{"--data", text, "--out", good, "--steps", "5x"},
+       "option '--steps' expects an integer, got '5x'"},
+      {{"--data", text, "--out", good, "--steps", " 5"},
+       "option '--steps' expects an integer, got ' 5'"},
+      {{"--data", text, "--out", good, "--steps", "99999999999999999999"},
+       "option '--steps' must be in [1, 1099511627776], got "
+       "99999999999999999999"},
+      {{"--data", text, "--out", good, "--threads", "100000"},
+       "option '--threads' must be in [1, 1024], got 100000"},
+      {{"--data", text, "--out", good, "--batch", "4000000000000"},
+       "option '--batch' must be in [1, 2097152], got 4000000000000"},
+      {{"--data", text, "--out", good, "--eval-batches", "4000000000000"},
+       "option '--eval-batches' must be in [1, 1048576], got 4000000000000"},
+      {{"--data", text, "--out", good, "--lr-scale", ""},
+       "option '--lr-scale' expects a number, got ''"},
+      {{"--data", text, "--out", good, "--overwrite=yes"},
+       "option '--overwrite' takes no value"},
+      // A fresh run into a folder holding a run.
+      {{"--data", text, "--out", good},
+       "the output folder '" + good +
+           "' holds a run (checkpoint.safetensors); "
+           "continue it with --resume " +
+           good +
+           ", choose another --out, or pass "
+           "--overwrite to replace it"},
+      {{"--resume", good, "--steps", "9", "--out", dir / "other"},
+       "the output folder '" + dir / "other" +
+           "' holds a run "
+           "(checkpoint.safetensors); continue it with --resume " +
+           dir / "other" +
+           ", choose another --out, or pass --overwrite to replace it"},
   };
   for (const Case &c : cases) {
     Status status = train(c.args);
